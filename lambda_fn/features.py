@@ -1,0 +1,62 @@
+"""Turning validated houses into the model's feature matrix, without pandas.
+
+Every feature name in a model's ``model_features.json`` is either one of the house's own
+columns (as clients send them) or a demographic column joined on the zipcode. The matrix is
+built column by column in training order with numpy: a test proves it prices exactly as the
+client's pandas join did, and it is several times faster per request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from lambda_fn.errors import UnknownZipcodeError
+
+# The columns of future_unseen_examples.csv, in that file's order: what a client sends.
+HOUSE_COLUMNS = (
+    "bedrooms", "bathrooms", "sqft_living", "sqft_lot", "floors", "waterfront", "view", "condition",
+    "grade", "sqft_above", "yr_built", "sqft_basement", "yr_renovated", "zipcode", "lat", "long",
+    "sqft_living15", "sqft_lot15",
+)
+
+
+class FeatureBuilder:
+    def __init__(self, features: Sequence[str], demographics: Mapping[str, Mapping[str, float]]) -> None:
+        some_zipcode = next(iter(demographics.values()), {})
+        unknown = [f for f in features if f not in HOUSE_COLUMNS and f not in some_zipcode]
+        if unknown:
+            raise ValueError(f"features neither sent by clients nor demographic: {unknown}")
+        self.features = list(features)
+        self._house_positions = [(i, f) for i, f in enumerate(features) if f in HOUSE_COLUMNS]
+        demographic_positions = [i for i, f in enumerate(features) if f not in HOUSE_COLUMNS]
+        self._demographic_positions = np.array(demographic_positions, dtype=np.intp)
+        self.zipcodes = sorted(demographics)
+        self._zipcode_row = {int(z): row for row, z in enumerate(self.zipcodes)}
+        self._demographic_table = np.array(
+            [[demographics[z][features[i]] for i in demographic_positions] for z in self.zipcodes],
+            dtype=np.float64).reshape(len(self.zipcodes), len(demographic_positions))
+        needs_zipcode = bool(demographic_positions) or "zipcode" in features
+        self.required_fields = sorted({f for _, f in self._house_positions} | ({"zipcode"} if needs_zipcode else set()))
+
+    def matrix(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> np.ndarray:
+        """Feature rows in training order; ``field_prefix(i)`` names house i in error messages."""
+        x = np.empty((len(houses), len(self.features)), dtype=np.float64)
+        for position, name in self._house_positions:
+            x[:, position] = [house[name] for house in houses]
+        if len(self._demographic_positions):
+            x[:, self._demographic_positions] = self._demographic_table[self._rows(houses, field_prefix)]
+        return x
+
+    def _rows(self, houses: Sequence[Mapping[str, Any]], field_prefix: str) -> list[int]:
+        rows = []
+        for index, house in enumerate(houses):
+            zipcode = int(house["zipcode"])
+            row = self._zipcode_row.get(zipcode)
+            if row is None:
+                where = f"{field_prefix}[{index}].zipcode" if field_prefix else "zipcode"
+                raise UnknownZipcodeError(where, f"{zipcode:05d}", len(self.zipcodes))
+            rows.append(row)
+        return rows

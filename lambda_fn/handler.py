@@ -1,0 +1,117 @@
+"""HTTP routes of the price service (API Gateway REST API, payload v1), via Powertools.
+
+Routes only: each validates by declaration, calls the prediction core once and returns a typed
+model; errors become HTTP answers in the exception handlers at the bottom. The same ``app``
+answers Lambda (``lambda_handler``), the local/ECS HTTP server (``lambda_fn.server``) and tests.
+"""
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambda_fn.error_responses import describe
+from lambda_fn.errors import PredictionInputError, UnknownModelError
+from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.model_store import get_model_store
+from lambda_fn.observability import logger, metrics, tracer
+from lambda_fn.predictor import Predictor
+from lambda_fn.schemas import (BatchRequest, BatchResponse, ErrorDetail, ErrorResponse, HealthResponse,
+                               House, MinimalHouse, ModelRef, PredictionResponse, PricedHouse)
+
+API_VERSION = "1.0.0"
+ModelChoice = Annotated[str | None, Query(description="model name or version; the default model if absent")]
+
+app = APIGatewayRestResolver(enable_validation=True)
+app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", version=API_VERSION,
+                   description="House price estimates for King County (2014-15 market).")
+
+
+def _model_ref(predictor: Predictor) -> ModelRef:
+    return ModelRef(name=predictor.name, version=predictor.version)
+
+
+def _price(houses: list[dict], model: str | None, *, field_prefix: str = "") -> tuple[Predictor, list[float]]:
+    predictor = get_model_store().get(model)
+    prices = predictor.predict(houses, field_prefix=field_prefix)
+    metrics.add_dimension(name="model_version", value=predictor.version)
+    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(prices))
+    logger.append_keys(model_version=predictor.version)
+    return predictor, prices
+
+
+@app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
+@tracer.capture_method
+def predict(house: House, model: ModelChoice = None) -> PredictionResponse:
+    predictor, [price] = _price([house.model_dump()], model)
+    return PredictionResponse(price=price, model=_model_ref(predictor))
+
+
+@app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
+@tracer.capture_method
+def predict_batch(batch: BatchRequest, model: ModelChoice = None) -> BatchResponse:
+    houses = [house.model_dump() for house in batch.instances]
+    predictor, prices = _price(houses, model, field_prefix="instances")
+    return BatchResponse(predictions=[PricedHouse(price=p) for p in prices], model=_model_ref(predictor))
+
+
+@app.post("/v1/predict/minimal", summary="Price one house from only the fields the model uses")
+@tracer.capture_method
+def predict_minimal(house: MinimalHouse, model: ModelChoice = None) -> PredictionResponse:
+    predictor, [price] = _price([house.model_dump()], model)
+    return PredictionResponse(price=price, model=_model_ref(predictor))
+
+
+@app.get("/v1/health", summary="Liveness: the default model is loaded and answering")
+def health() -> HealthResponse:
+    return HealthResponse(status="ok", model=_model_ref(get_model_store().get()))
+
+
+@app.get("/v1/model", summary="Metadata of the served model: version, metrics, zipcodes, fields")
+def model_metadata(model: ModelChoice = None) -> dict:
+    predictor = get_model_store().get(model)
+    return {**predictor.metadata, "required_fields": predictor.required_fields, "zipcodes": predictor.zipcodes}
+
+
+def _error(status: int, error: str, message: str, details: list[ErrorDetail] | None = None) -> Response:
+    body = ErrorResponse(error=error, message=message, details=details or [])
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump())
+
+
+@app.exception_handler(RequestValidationError)
+def invalid_request(error: RequestValidationError) -> Response:
+    details = describe(error.errors(), allowed_fields=HOUSE_COLUMNS,
+                       demographic_fields=get_model_store().get().demographic_fields)
+    malformed = any(e.get("type") == "json_invalid" for e in error.errors())
+    if malformed:
+        return _error(400, "malformed_json", details[0].problem, details)
+    summary = "; ".join(f"{d.field}: {d.problem}" for d in details[:3])
+    return _error(422, "invalid_input", summary, details)
+
+
+@app.exception_handler(PredictionInputError)
+def unpriceable_input(error: PredictionInputError) -> Response:
+    return _error(422, "invalid_input", str(error), [ErrorDetail(field=error.field, problem=error.problem)])
+
+
+@app.exception_handler(UnknownModelError)
+def unknown_model(error: UnknownModelError) -> Response:
+    return _error(400, "unknown_model", str(error), [ErrorDetail(field="model", problem=str(error))])
+
+
+@app.not_found
+def not_found(error: NotFoundError) -> Response:
+    path = app.current_event.path
+    return _error(404, "not_found", f"no route {app.current_event.http_method} {path}; see /v1/swagger")
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(event, context)

@@ -1,0 +1,51 @@
+"""The prediction core: a verified model artifact in, prices out. Knows nothing of HTTP.
+
+Every front door (Lambda handler, ECS/local HTTP server, evaluation, benchmarks) prices houses
+through ``Predictor.predict``.
+
+Prices are made independent of the machine: scikit-learn's nearest-neighbour search runs one
+OpenMP thread per core, and the client's KNN breaks distance ties differently with one thread
+than with two (measured: 2 of the 100 future houses change price). Every prediction runs with
+the native pools (OpenMP, BLAS) limited to one thread, so a 2-core laptop, a 6-vCPU Lambda and
+a Fargate task return the same price to the cent; it also keeps several server processes on a
+small machine from oversubscribing its cores. The limit is taken per call (about 20 us) because
+OpenMP keeps its thread count per calling thread: a process-wide setting made on the main
+thread does not reach a server's worker threads.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from threadpoolctl import ThreadpoolController
+
+from lambda_fn.artifacts import ModelArtifact
+from lambda_fn.features import FeatureBuilder
+
+# Predictors pass numpy matrices built in model_features.json order, which scikit-learn cannot
+# check by name; the order is guaranteed (and tested) by FeatureBuilder instead.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
+
+
+class Predictor:
+    def __init__(self, artifact: ModelArtifact) -> None:
+        self.artifact = artifact
+        self.metadata = artifact.metadata
+        self.name = artifact.name
+        self.version = artifact.version
+        self._estimator = artifact.estimator
+        self._features = FeatureBuilder(artifact.features, artifact.demographics)
+        self.required_fields = self._features.required_fields
+        self.zipcodes = self._features.zipcodes
+        self.demographic_fields = sorted(next(iter(artifact.demographics.values())))
+        # Created after unpickling, so it sees the native libraries the estimator loaded.
+        self._threadpools = ThreadpoolController()
+
+    def predict(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> list[float]:
+        """Prices in USD, rounded to the cent, in input order."""
+        x = self._features.matrix(houses, field_prefix=field_prefix)
+        with self._threadpools.limit(limits=1):
+            prices = self._estimator.predict(x)
+        return [round(float(price), 2) for price in prices]

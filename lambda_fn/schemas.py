@@ -1,0 +1,135 @@
+"""Request and response models of the HTTP API (pydantic; validated by the Powertools resolver).
+
+Requests are strict: unknown or misspelled fields are rejected (a typo must not silently change
+a price), numbers must be JSON numbers (not strings or booleans), and every value must be
+possible for a King County home. Demographic fields are not accepted: the service joins them
+from the zipcode itself, so a client cannot price a house with made-up census figures.
+"""
+
+from __future__ import annotations
+
+import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+MAX_BATCH_SIZE = 1000
+PRICE_BASIS = ("Estimated from King County sales of May 2014 to May 2015, not adjusted to today's "
+               "market: read it as a 2014-15 price.")
+
+
+def _whole_number(value: Any) -> Any:
+    # JSON writers often emit 1680.0 for an integer column; accept it, but never 1680.5.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _zipcode(value: Any) -> Any:
+    # Zipcodes arrive as 98118 (the client's CSV) or "98118" (most JSON writers); both mean one thing.
+    if isinstance(value, str) and len(value) == 5 and value.isdigit():
+        return int(value)
+    return value
+
+
+def _not_in_future(year: int) -> int:
+    if year > datetime.date.today().year + 1:
+        raise ValueError(f"year {year} is in the future")
+    return year
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+Year = Annotated[WholeNumber, AfterValidator(_not_in_future)]
+Zipcode = Annotated[int, BeforeValidator(_zipcode), Field(ge=98001, le=98199, description="King County zipcode")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class _AreaCheck(_Strict):
+    @model_validator(mode="after")
+    def _living_area_adds_up(self):
+        # In every King County record sqft_living == sqft_above + sqft_basement; a mismatch
+        # means a typo in one of the three.
+        if self.sqft_above + self.sqft_basement != self.sqft_living:
+            raise ValueError(f"sqft_above ({self.sqft_above}) + sqft_basement ({self.sqft_basement}) must "
+                             f"equal sqft_living ({self.sqft_living})")
+        return self
+
+
+class MinimalHouse(_AreaCheck):
+    """The fields the basic model uses: seven house features and the zipcode."""
+
+    bedrooms: WholeNumber = Field(ge=0, le=40, examples=[4])
+    bathrooms: float = Field(ge=0, le=12, examples=[1.0])
+    sqft_living: WholeNumber = Field(gt=0, le=50_000, examples=[1680])
+    sqft_lot: WholeNumber = Field(gt=0, le=5_000_000, examples=[5043])
+    floors: float = Field(ge=1, le=4, examples=[1.5])
+    sqft_above: WholeNumber = Field(gt=0, le=50_000, examples=[1680])
+    sqft_basement: WholeNumber = Field(ge=0, le=50_000, examples=[0])
+    zipcode: Zipcode = Field(examples=[98118])
+
+
+class House(MinimalHouse):
+    """One home, with exactly the columns of ``future_unseen_examples.csv``."""
+
+    waterfront: WholeNumber = Field(ge=0, le=1, examples=[0])
+    view: WholeNumber = Field(ge=0, le=4, examples=[0])
+    condition: WholeNumber = Field(ge=1, le=5, examples=[4])
+    grade: WholeNumber = Field(ge=1, le=13, examples=[6])
+    yr_built: Year = Field(ge=1850, examples=[1911])
+    yr_renovated: WholeNumber = Field(ge=0, description="0 when never renovated", examples=[0])
+    lat: float = Field(ge=47.0, le=47.9, description="latitude within King County", examples=[47.5354])
+    long: float = Field(ge=-122.6, le=-121.0, description="longitude within King County", examples=[-122.273])
+    sqft_living15: WholeNumber = Field(gt=0, le=50_000, examples=[1560])
+    sqft_lot15: WholeNumber = Field(gt=0, le=5_000_000, examples=[5765])
+
+    @model_validator(mode="after")
+    def _renovated_after_built(self):
+        if self.yr_renovated and not self.yr_built <= self.yr_renovated <= datetime.date.today().year:
+            raise ValueError(f"yr_renovated ({self.yr_renovated}) must be 0 or a past year no earlier than "
+                             f"yr_built ({self.yr_built})")
+        return self
+
+
+class BatchRequest(_Strict):
+    instances: list[House] = Field(min_length=1, max_length=MAX_BATCH_SIZE)
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+
+class PricedHouse(BaseModel):
+    price: float = Field(description="Estimated sale price in USD (2014-15 market)")
+
+
+class PredictionResponse(PricedHouse):
+    currency: str = "USD"
+    price_basis: str = PRICE_BASIS
+    model: ModelRef
+
+
+class BatchResponse(BaseModel):
+    predictions: list[PricedHouse]
+    currency: str = "USD"
+    price_basis: str = PRICE_BASIS
+    model: ModelRef
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: ModelRef
+
+
+class ErrorDetail(BaseModel):
+    field: str
+    problem: str
+
+
+class ErrorResponse(BaseModel):
+    error: str
+    message: str
+    details: list[ErrorDetail] = []

@@ -1,0 +1,1 @@
+"""Training, evaluation and release tooling for Sound Realty's price models (not shipped in the image)."""

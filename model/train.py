@@ -1,0 +1,154 @@
+"""Train model versions and write them as immutable, verified artifacts.
+
+    python -m model.train                 # every model, a new version each
+    python -m model.train --if-missing    # only models without a loadable latest version
+
+Each version is reloaded from disk through the serving code (``lambda_fn``) and must price the
+held-out houses exactly as the in-memory model did, or the version is deleted and training fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from threadpoolctl import threadpool_limits
+
+from lambda_fn.artifacts import (ArtifactError, LATEST_FILE, load_artifact, latest_version_folder,
+                                 read_metadata, verify, write_artifact)
+from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.predictor import Predictor
+from model import data, recipe
+from model.metrics import price_metrics
+
+DEFAULT_ARTIFACT_ROOT = data.PROJECT_ROOT / "model" / "artifacts"
+DATA_PERIOD = "King County sales, May 2014 to May 2015"
+
+
+@dataclass
+class TrainedModel:
+    name: str
+    description: str
+    estimator: Any
+    features: list[str]
+    test_houses: pd.DataFrame        # held-out houses as clients send them
+    test_prices: pd.Series
+    test_predictions: np.ndarray     # the in-memory model's prices for test_houses
+    extra_metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def train_basic(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
+    result = recipe.train_basic_model(sales, demographics)
+    with threadpool_limits(limits=1):  # the serving thread policy: see lambda_fn/predictor.py
+        predictions = result.model.predict(result.x_test)
+    return TrainedModel(
+        name="basic",
+        description="The client's model: RobustScaler + KNeighborsRegressor(k=5) on 7 house features "
+                    "and 26 zipcode demographics",
+        estimator=result.model,
+        features=result.features,
+        test_houses=sales.loc[result.x_test.index, list(HOUSE_COLUMNS)],
+        test_prices=result.y_test,
+        test_predictions=predictions,
+        extra_metadata={"split": "train_test_split(random_state=42, test_size=0.25)"},
+    )
+
+
+TRAINERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], TrainedModel]] = {"basic": train_basic}
+
+
+def new_version_id(now: datetime.datetime, model_sha256: str) -> str:
+    return f"{now:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}"
+
+
+def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
+    now = datetime.datetime.now(datetime.timezone.utc)
+    staging = root / trained.name / f".staging-{now:%Y%m%dT%H%M%S%f}"
+    metadata = {
+        "name": trained.name,
+        "description": trained.description,
+        "created_at": now.isoformat(timespec="seconds"),
+        "data_period": DATA_PERIOD,
+        "training_data": data.fingerprint(data.SALES_FILE, data.DEMOGRAPHICS_FILE),
+        "metrics": {"held_out": price_metrics(trained.test_prices, trained.test_predictions)},
+        **trained.extra_metadata,
+    }
+    try:
+        written = write_artifact(staging, estimator=trained.estimator, features=trained.features,
+                                 demographics_csv=demographics_csv, metadata={**metadata, "version": "staging"})
+        version = new_version_id(now, written["model_sha256"])
+        folder = staging.parent / version
+        _finalise(staging, folder, version)
+        check_reload(folder, trained)
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    (root / trained.name / LATEST_FILE).write_text(version + "\n")
+    return folder
+
+
+def _finalise(staging: Path, folder: Path, version: str) -> None:
+    # The version id contains the pickle's checksum, known only once written; metadata.json is
+    # not among the checksummed files, so naming the version there changes no checksum.
+    import json
+    metadata = read_metadata(staging)
+    metadata["version"] = version
+    (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
+    staging.rename(folder)
+
+
+def check_reload(folder: Path, trained: TrainedModel) -> None:
+    """The artifact, loaded as the service loads it, must price the held-out houses identically."""
+    predictor = Predictor(load_artifact(folder))
+    served = np.array(predictor.predict(trained.test_houses.to_dict(orient="records")))
+    expected = np.round(trained.test_predictions.astype(float), 2)
+    mismatches = int((served != expected).sum())
+    if mismatches:
+        shutil.rmtree(folder)
+        raise ArtifactError(f"{trained.name}: reloaded artifact disagrees with the trained model on "
+                            f"{mismatches} of {len(expected)} held-out houses; version discarded")
+
+
+def has_usable_latest(root: Path, name: str) -> bool:
+    try:
+        folder = latest_version_folder(root, name)
+        verify(folder, read_metadata(folder))
+    except ArtifactError:
+        return False
+    return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=DEFAULT_ARTIFACT_ROOT, help="artifact root folder")
+    parser.add_argument("--model", choices=sorted(TRAINERS), action="append", help="train only these")
+    parser.add_argument("--if-missing", action="store_true", help="skip models with a usable latest version")
+    args = parser.parse_args(argv)
+
+    names = args.model or list(TRAINERS)
+    if args.if_missing:
+        names = [n for n in names if not has_usable_latest(args.out, n)]
+    if not names:
+        print(f"all models present under {args.out}")
+        return 0
+    sales, demographics = data.load_sales(), data.load_demographics()
+    demographics_csv = (data.data_dir() / data.DEMOGRAPHICS_FILE).read_bytes()
+    for name in names:
+        trained = TRAINERS[name](sales, demographics)
+        folder = save(trained, args.out, demographics_csv)
+        held_out = read_metadata(folder)["metrics"]["held_out"]
+        print(f"{name}: {folder.relative_to(args.out.resolve()) if folder.is_relative_to(args.out.resolve()) else folder} "
+              f"held-out MAE ${held_out['mae']:,.0f}, MAPE {held_out['mape']:.1%}, R2 {held_out['r2']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
