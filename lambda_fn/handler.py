@@ -21,8 +21,18 @@ from lambda_fn.features import HOUSE_COLUMNS
 from lambda_fn.model_store import get_model_store
 from lambda_fn.observability import logger, metrics, tracer
 from lambda_fn.predictor import Predictor
-from lambda_fn.schemas import (BatchRequest, BatchResponse, ErrorDetail, ErrorResponse, HealthResponse,
-                               House, MinimalHouse, ModelRef, PredictionResponse, PricedHouse)
+from lambda_fn.schemas import (
+    BatchRequest,
+    BatchResponse,
+    ErrorDetail,
+    ErrorResponse,
+    HealthResponse,
+    House,
+    MinimalHouse,
+    ModelRef,
+    PredictionResponse,
+    PricedHouse,
+)
 
 API_VERSION = "1.0.0"
 ModelChoice = Annotated[str | None, Query(description="model name or version; the default model if absent")]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from lambda_fn.artifacts import ArtifactError, LATEST_FILE, latest_version_folder, load_artifact
+from lambda_fn.artifacts import LATEST_FILE, ArtifactError, latest_version_folder, load_artifact
 from lambda_fn.errors import UnknownModelError
 from lambda_fn.observability import logger
 from lambda_fn.predictor import Predictor
@@ -51,6 +51,8 @@ def load_local_store(model_dir: Path, default: str) -> ModelStore:
     if not names:
         raise ArtifactError(f"no trained models under {model_dir}: run `make train`")
     predictors = {name: Predictor(load_artifact(latest_version_folder(model_dir, name))) for name in names}
+    for predictor in predictors.values():
+        predictor.smoke_test()
     logger.info("models loaded", extra={"models": {p.name: p.version for p in predictors.values()}})
     return ModelStore(predictors, default)
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from threadpoolctl import ThreadpoolController
 
-from lambda_fn.artifacts import ModelArtifact
+from lambda_fn.artifacts import ArtifactError, ModelArtifact
 from lambda_fn.features import FeatureBuilder
 
 # Predictors pass numpy matrices built in model_features.json order, which scikit-learn cannot
@@ -49,3 +49,13 @@ class Predictor:
         with self._threadpools.limit(limits=1):
             prices = self._estimator.predict(x)
         return [round(float(price), 2) for price in prices]
+
+    def smoke_test(self) -> None:
+        """Re-price the held-out houses recorded at training; raise ArtifactError on any difference."""
+        recorded = self.metadata.get("smoke_test")
+        if not recorded or not recorded.get("houses"):
+            raise ArtifactError(f"{self.name} {self.version} has no smoke test in its metadata")
+        prices = self.predict(recorded["houses"])
+        if prices != recorded["prices"]:
+            raise ArtifactError(f"{self.name} {self.version} failed its smoke test: priced {prices}, "
+                                f"training recorded {recorded['prices']}")

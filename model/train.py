@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -22,8 +23,15 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
-from lambda_fn.artifacts import (ArtifactError, LATEST_FILE, load_artifact, latest_version_folder,
-                                 read_metadata, verify, write_artifact)
+from lambda_fn.artifacts import (
+    LATEST_FILE,
+    ArtifactError,
+    latest_version_folder,
+    load_artifact,
+    read_metadata,
+    verify,
+    write_artifact,
+)
 from lambda_fn.features import HOUSE_COLUMNS
 from lambda_fn.predictor import Predictor
 from model import data, recipe
@@ -31,6 +39,7 @@ from model.metrics import price_metrics
 
 DEFAULT_ARTIFACT_ROOT = data.PROJECT_ROOT / "model" / "artifacts"
 DATA_PERIOD = "King County sales, May 2014 to May 2015"
+SMOKE_TEST_HOUSES = 5
 
 
 @dataclass
@@ -70,7 +79,7 @@ def new_version_id(now: datetime.datetime, model_sha256: str) -> str:
 
 
 def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     staging = root / trained.name / f".staging-{now:%Y%m%dT%H%M%S%f}"
     metadata = {
         "name": trained.name,
@@ -79,6 +88,11 @@ def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
         "data_period": DATA_PERIOD,
         "training_data": data.fingerprint(data.SALES_FILE, data.DEMOGRAPHICS_FILE),
         "metrics": {"held_out": price_metrics(trained.test_prices, trained.test_predictions)},
+        # Loaders re-price these held-out houses and refuse the model unless every price matches.
+        "smoke_test": {
+            "houses": json.loads(trained.test_houses.head(SMOKE_TEST_HOUSES).to_json(orient="records")),
+            "prices": [round(float(p), 2) for p in trained.test_predictions[:SMOKE_TEST_HOUSES]],
+        },
         **trained.extra_metadata,
     }
     try:
@@ -98,7 +112,6 @@ def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
 def _finalise(staging: Path, folder: Path, version: str) -> None:
     # The version id contains the pickle's checksum, known only once written; metadata.json is
     # not among the checksummed files, so naming the version there changes no checksum.
-    import json
     metadata = read_metadata(staging)
     metadata["version"] = version
     (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
@@ -145,8 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         trained = TRAINERS[name](sales, demographics)
         folder = save(trained, args.out, demographics_csv)
         held_out = read_metadata(folder)["metrics"]["held_out"]
-        print(f"{name}: {folder.relative_to(args.out.resolve()) if folder.is_relative_to(args.out.resolve()) else folder} "
-              f"held-out MAE ${held_out['mae']:,.0f}, MAPE {held_out['mape']:.1%}, R2 {held_out['r2']:.3f}")
+        print(f"{name}: {folder}\n  held-out MAE ${held_out['mae']:,.0f}, MAPE {held_out['mape']:.1%}, "
+              f"R2 {held_out['r2']:.3f}")
     return 0
 
 
