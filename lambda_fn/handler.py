@@ -9,7 +9,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
@@ -51,7 +51,8 @@ def _price(houses: list[dict], model: str | None, *, field_prefix: str = "") -> 
     prices = predictor.predict(houses, field_prefix=field_prefix)
     metrics.add_dimension(name="model_version", value=predictor.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(prices))
-    logger.append_keys(model_version=predictor.version)
+    logger.append_keys(model_name=predictor.name, model_version=predictor.version)
+    logger.info("priced houses", extra={"houses": len(prices)})
     return predictor, prices
 
 
@@ -93,8 +94,24 @@ def _error(status: int, error: str, message: str, details: list[ErrorDetail] | N
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump())
 
 
+def _json_content_type() -> bool:
+    content_type = app.current_event.headers.get("content-type", "")
+    return not content_type or content_type.split(";")[0].strip().lower() == content_types.APPLICATION_JSON
+
+
+@app.exception_handler(RequestUnsupportedContentType)
+def unsupported_media_type(error: Exception) -> Response:
+    content_type = app.current_event.headers.get("content-type", "")
+    problem = (f"Content-Type '{content_type}' is not accepted: send the body as JSON with "
+               "Content-Type: application/json")
+    return _error(415, "unsupported_media_type", problem, [ErrorDetail(field="Content-Type", problem=problem)])
+
+
 @app.exception_handler(RequestValidationError)
 def invalid_request(error: RequestValidationError) -> Response:
+    # Powertools parses form posts too (curl -d without -H sends one); this API speaks JSON only.
+    if not _json_content_type():
+        return unsupported_media_type(error)
     details = describe(error.errors(), allowed_fields=HOUSE_COLUMNS,
                        demographic_fields=get_model_store().get().demographic_fields)
     malformed = any(e.get("type") == "json_invalid" for e in error.errors())

@@ -84,7 +84,8 @@ def to_event(environ: dict[str, Any], raw_body: bytes, request_id: str) -> dict[
         "requestContext": {
             "resourcePath": path,
             "httpMethod": method,
-            "path": f"/{STAGE}{path}",
+            # Like SAM local or a custom domain: no stage prefix, so OpenAPI links point here.
+            "path": path,
             "stage": STAGE,
             "protocol": environ.get("SERVER_PROTOCOL", "HTTP/1.1"),
             "requestId": request_id,

@@ -1,0 +1,124 @@
+#!/usr/bin/env python3
+"""Price the client's future_unseen_examples.csv through any deployment of the API.
+
+    python scripts/submit_examples.py                                   # local `make serve`
+    python scripts/submit_examples.py --url https://ID.execute-api.REGION.amazonaws.com/prod \\
+        --api-key "$API_KEY"                                            # API Gateway
+    python scripts/submit_examples.py --batch --json                    # one batch call, JSON out
+
+Standard library only, so it runs with any Python 3.11+. Exits 1 if any house was not priced.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
+FLOAT_COLUMNS = {"bathrooms", "floors", "lat", "long"}
+
+
+def read_houses(data_dir: Path, limit: int | None) -> list[dict]:
+    with (data_dir / "future_unseen_examples.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))[:limit]
+    return [{k: float(v) if k in FLOAT_COLUMNS else int(v) for k, v in row.items()} for row in rows]
+
+
+def post(url: str, body: dict, api_key: str | None, timeout: float) -> tuple[int, dict]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json"}
+    if api_key:
+        headers["x-api-key"] = api_key
+    request = urllib.request.Request(url, data=json.dumps(body).encode(), headers=headers, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        payload = error.read()
+        try:
+            return error.code, json.loads(payload)
+        except ValueError:
+            return error.code, {"message": payload.decode(errors="replace")[:200]}
+
+
+def price_all(houses: list[dict], args: argparse.Namespace) -> list[dict]:
+    base = args.url.rstrip("/")
+    query = f"?model={args.model}" if args.model else ""
+    if args.batch:
+        status, body = post(f"{base}/v1/predict/batch{query}", {"instances": houses}, args.api_key, args.timeout)
+        if status != 200:
+            return [{"status": status, "error": body.get("message", body)} for _ in houses]
+        return [{"status": status, **p, "model": body["model"]} for p in body["predictions"]]
+    results = []
+    for house in houses:
+        started = time.perf_counter()
+        status, body = post(f"{base}/v1/predict{query}", house, args.api_key, args.timeout)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        result = {"status": status, "ms": round(elapsed_ms, 1)}
+        result.update(body if status == 200 else {"error": body.get("message", body)})
+        results.append(result)
+    return results
+
+
+def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
+    models = {f"{r['model']['name']} {r['model']['version']}" for r in results if "model" in r}
+    print(f"Sound Realty price estimates from {url}  (model: {', '.join(sorted(models)) or 'none'})")
+    print("Prices are in USD at 2014-15 market levels: the model learned from King County sales of "
+          "May 2014 to May 2015.\n")
+    has_interval = any("price_low" in r for r in results)
+    header = f"{'#':>3}  {'zipcode':<7} {'beds':>4} {'baths':>5} {'living sqft':>11} {'lot sqft':>9} {'built':>5}"
+    header += f" {'price':>12}" + (f"  {'80% range':>23}" if has_interval else "")
+    print(header)
+    print("-" * len(header))
+    for index, (house, result) in enumerate(zip(houses, results, strict=True), start=1):
+        line = (f"{index:>3}  {house['zipcode']:<7} {house['bedrooms']:>4} {house['bathrooms']:>5.2f} "
+                f"{house['sqft_living']:>11,} {house['sqft_lot']:>9,} {house['yr_built']:>5}")
+        if result["status"] == 200:
+            line += f" {'$' + format(round(result['price']), ','):>12}"
+            if has_interval and "price_low" in result:
+                line += f"  ${round(result['price_low']):>10,} - ${round(result['price_high']):>10,}"
+        else:
+            line += f"  HTTP {result['status']}: {result['error']}"
+        print(line)
+    priced = [r for r in results if r["status"] == 200]
+    timings = sorted(r["ms"] for r in priced if "ms" in r)
+    print(f"\n{len(priced)} of {len(results)} houses priced", end="")
+    if timings:
+        print(f"; round trip median {timings[len(timings) // 2]:.1f} ms, max {timings[-1]:.1f} ms", end="")
+    print(".")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--url", default="http://127.0.0.1:3000", help="base URL of the API")
+    parser.add_argument("--api-key", default=os.environ.get("API_KEY"), help="API Gateway key (or $API_KEY)")
+    parser.add_argument("--model", help="model name or version to ask for (default: the service's default)")
+    parser.add_argument("--limit", type=int, help="price only the first N houses")
+    parser.add_argument("--batch", action="store_true", help="one /v1/predict/batch call instead of one per house")
+    parser.add_argument("--json", action="store_true", help="print the answers as JSON instead of a table")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request")
+    parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)))
+    args = parser.parse_args(argv)
+
+    houses = read_houses(args.data_dir, args.limit)
+    try:
+        results = price_all(houses, args)
+    except urllib.error.URLError as error:
+        print(f"cannot reach {args.url}: {error.reason}", file=sys.stderr)
+        return 2
+    if args.json:
+        json.dump(results, sys.stdout, indent=1)
+        print()
+    else:
+        print_table(args.url, houses, results)
+    return 0 if all(r["status"] == 200 for r in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

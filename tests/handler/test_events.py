@@ -1,0 +1,187 @@
+"""The handler answers every real API Gateway event in events/ as the API contract says."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from lambda_fn.features import HOUSE_COLUMNS
+from tests.helpers import event_body, invoke, load_event, with_body
+
+BAD_EVENTS = {
+    # event file: (status, field named in the error, words the problem must contain)
+    "bad_malformed_json": (400, "body", "not valid JSON"),
+    "bad_missing_field": (422, "sqft_living", "Field required"),
+    "bad_wrong_type": (422, "bedrooms", "valid integer"),
+    "bad_negative_area": (422, "sqft_lot", "greater than 0"),
+    "bad_outside_king_county": (422, "lat", "greater than or equal to 47"),
+    "bad_unknown_zipcode": (422, "zipcode", "98101 is not one of the 70 King County zipcodes"),
+    "bad_misspelled_field": (422, "sqft_livng", "did you mean 'sqft_living'"),
+    "bad_demographic_field": (422, "medn_hshld_incm_amt", "the service adds them from the zipcode"),
+    "bad_area_mismatch": (422, "body", "must equal sqft_living"),
+    "bad_empty_batch": (422, "instances", "at least 1 item"),
+    "bad_batch_item": (422, "instances[1].zipcode", "98101 is not one of"),
+    "bad_unknown_model": (400, "model", "no model named 'premium'"),
+}
+
+
+def test_one_house_gets_a_price_in_usd_with_the_model_that_made_it():
+    status, body = invoke(load_event("predict"))
+
+    assert status == 200
+    assert body["price"] == 396520.0
+    assert body["currency"] == "USD"
+    assert "2014" in body["price_basis"] and "2015" in body["price_basis"]
+    assert body["model"]["name"] == "basic"
+    assert body["model"]["version"]
+
+
+def test_batch_answers_each_house_in_input_order():
+    houses = event_body("predict_batch")["instances"]
+    one_by_one = [invoke(with_body(load_event("predict"), house))[1]["price"] for house in houses]
+
+    status, body = invoke(load_event("predict_batch"))
+    reversed_status, reversed_body = invoke(with_body(load_event("predict_batch"), {"instances": houses[::-1]}))
+
+    assert status == reversed_status == 200
+    assert [p["price"] for p in body["predictions"]] == one_by_one
+    assert [p["price"] for p in reversed_body["predictions"]] == one_by_one[::-1]
+
+
+def test_minimal_route_prices_from_the_eight_fields_the_basic_model_uses():
+    minimal = event_body("predict_minimal")
+    status, body = invoke(load_event("predict_minimal"))
+
+    assert sorted(minimal) == sorted(["bedrooms", "bathrooms", "sqft_living", "sqft_lot", "floors",
+                                      "sqft_above", "sqft_basement", "zipcode"])
+    assert status == 200
+    assert body["price"] == invoke(load_event("predict"))[1]["price"]
+
+
+def test_minimal_route_rejects_fields_the_model_does_not_use():
+    status, body = invoke(load_event("predict"))  # warm
+    house = event_body("predict")
+    status, body = invoke(with_body(load_event("predict_minimal"), house))
+
+    assert status == 422
+    assert {d["field"] for d in body["details"]} >= {"grade", "lat"}
+
+
+@pytest.mark.parametrize("name", sorted(BAD_EVENTS))
+def test_bad_input_gets_a_4xx_naming_the_field_and_the_problem(name):
+    expected_status, field, words = BAD_EVENTS[name]
+
+    status, body = invoke(load_event(name))
+
+    assert status == expected_status
+    assert body["error"] and body["message"]
+    problems = {d["field"]: d["problem"] for d in body["details"]}
+    assert field in problems, problems
+    assert words in problems[field]
+
+
+def test_unknown_route_is_404():
+    status, body = invoke(load_event("bad_unknown_route"))
+
+    assert status == 404
+    assert "/v1/predictions" in body["message"]
+
+
+def test_batch_of_1000_is_priced_and_1001_is_refused():
+    house = event_body("predict")
+
+    ok_status, ok_body = invoke(with_body(load_event("predict_batch"), {"instances": [house] * 1000}))
+    big_status, big_body = invoke(with_body(load_event("predict_batch"), {"instances": [house] * 1001}))
+
+    assert ok_status == 200 and len(ok_body["predictions"]) == 1000
+    assert big_status == 422
+    assert big_body["details"][0]["field"] == "instances"
+    assert "at most 1000" in big_body["details"][0]["problem"]
+
+
+@pytest.mark.parametrize(("field", "value", "words"), [
+    ("bedrooms", True, "valid integer"),          # booleans are not counts
+    ("sqft_living", "1680", "valid integer"),     # numbers must be JSON numbers
+    ("sqft_living", 1680.5, "valid integer"),     # no fractional square feet in the records
+    ("floors", 0, "greater than or equal to 1"),
+    ("grade", 14, "less than or equal to 13"),
+    ("yr_built", 2999, "in the future"),
+    ("zipcode", "9811", "valid integer"),
+    ("zipcode", 10001, "greater than or equal to 98001"),
+])
+def test_impossible_or_mistyped_values_are_refused(field, value, words):
+    house = {**event_body("predict"), field: value}
+
+    status, body = invoke(with_body(load_event("predict"), house))
+
+    assert status == 422
+    assert any(d["field"] == field and words in d["problem"] for d in body["details"]), body
+
+
+@pytest.mark.parametrize(("field", "value"), [("sqft_living", 1680.0), ("zipcode", "98118"), ("bathrooms", 1)])
+def test_equivalent_spellings_of_a_value_price_the_same(field, value):
+    house = {**event_body("predict"), field: value}
+
+    status, body = invoke(with_body(load_event("predict"), house))
+
+    assert status == 200
+    assert body["price"] == 396520.0
+
+
+def test_renovation_before_construction_is_refused():
+    house = {**event_body("predict"), "yr_renovated": 1900}
+
+    status, body = invoke(with_body(load_event("predict"), house))
+
+    assert status == 422
+    assert "yr_renovated" in body["message"]
+
+
+def test_form_posts_are_refused_with_415():
+    event = with_body(load_event("predict"), "bedrooms=4&bathrooms=1")
+    event["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+
+    status, body = invoke(event)
+
+    assert status == 415
+    assert "application/json" in body["message"]
+
+
+def test_health_and_model_metadata_name_the_served_version():
+    _, health = invoke(load_event("health"))
+    status, metadata = invoke(load_event("model"))
+
+    assert status == 200
+    assert health["status"] == "ok"
+    assert metadata["version"] == health["model"]["version"]
+    assert metadata["required_fields"] == sorted(event_body("predict_minimal"))
+    assert len(metadata["zipcodes"]) == 70
+    assert metadata["metrics"]["held_out"]["r2"] > 0.7
+    assert metadata["files"]["model.pkl"] == metadata["model_sha256"]
+
+
+def test_openapi_document_describes_every_route():
+    event = load_event("health")
+    event["path"] = event["resource"] = "/v1/swagger"
+    event["queryStringParameters"] = {"format": "json"}
+    event["multiValueQueryStringParameters"] = {"format": ["json"]}
+
+    response = invoke_raw(event)
+    document = json.loads(response["body"])
+
+    assert response["statusCode"] == 200
+    assert {"/v1/predict", "/v1/predict/batch", "/v1/predict/minimal", "/v1/health", "/v1/model"} <= set(
+        document["paths"])
+    house_schema = document["components"]["schemas"]["House"]
+    assert set(house_schema["properties"]) == set(HOUSE_COLUMNS)
+    assert house_schema["additionalProperties"] is False
+
+
+def invoke_raw(event):
+    import uuid
+
+    from lambda_fn.handler import lambda_handler
+    from lambda_fn.server import LocalContext
+
+    return lambda_handler(event, LocalContext(aws_request_id=str(uuid.uuid4())))

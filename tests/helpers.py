@@ -1,0 +1,37 @@
+"""Helpers for driving the Lambda handler in process with the real events in ``events/``."""
+
+from __future__ import annotations
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from lambda_fn.handler import lambda_handler
+from lambda_fn.server import LocalContext
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+EVENTS_DIR = PROJECT_ROOT / "events"
+
+
+def load_event(name: str) -> dict[str, Any]:
+    """A fresh copy of ``events/<name>.json``: the files `sam local invoke` and the README use."""
+    return copy.deepcopy(json.loads((EVENTS_DIR / f"{name}.json").read_text()))
+
+
+def event_body(name: str) -> Any:
+    return json.loads(load_event(name)["body"])
+
+
+def with_body(event: dict[str, Any], body: Any, **query: str) -> dict[str, Any]:
+    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    if query:
+        event["queryStringParameters"] = query
+        event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+    return event
+
+
+def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = lambda_handler(event, LocalContext(aws_request_id=str(uuid.uuid4())))
+    return response["statusCode"], json.loads(response["body"])
