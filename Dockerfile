@@ -1,26 +1,52 @@
 # One image for both front doors:
-#   AWS Lambda runs the default command (the Powertools handler);
-#   the ECS Fargate task runs the same image with the gunicorn command (see infra/).
-# BASE_IMAGE defaults to the official AWS Lambda base image. Machines that cannot pull it build a
-# stand-in (see README: "Containers") and pass --build-arg BASE_IMAGE=$LAMBDA_BASE_IMAGE.
+#   AWS Lambda runs the default command, the Powertools handler (ENTRYPOINT /lambda-entrypoint.sh);
+#   the ECS Fargate task runs the same image with the gunicorn command, as a non-root user:
+#     --entrypoint python3 ... -m gunicorn -c lambda_fn/gunicorn_conf.py lambda_fn.server:application
+#
+# BASE_IMAGE defaults to the official AWS Lambda base image: `docker build .` needs nothing else.
+# Machines that cannot pull it build a stand-in (README "Containers"; `make image` does it) and
+# pass --build-arg BASE_IMAGE=local/lambda-python:3.13. That stand-in has no Lambda runtime
+# interface client, so the first stage adds one (pinned, image/) only when the base lacks
+# /lambda-entrypoint.sh; on the AWS base nothing of its runtime is replaced.
+#
+# Dependencies install from .wheels/ when it holds wheels (offline: `make image` downloads them on
+# the host), otherwise from PyPI. Only lambda_fn/requirements.txt is installed. Work happens in
+# build stages, so neither the wheels nor pip's leftovers reach the image, and the final image has
+# one layer of dependencies and one of code + model (a code change ships a few MB). The model is
+# copied, trained beforehand (`make artifacts`): the build never trains.
 ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.13
-FROM ${BASE_IMAGE}
 
-# Offline builds: WHEELS=.wheels installs from downloaded wheels only (no network in the build).
-ARG WHEELS=""
-ENV LAMBDA_TASK_ROOT=/var/task \
-    PYTHONDONTWRITEBYTECODE=1 \
-    OMP_NUM_THREADS=1 \
-    MODEL_DIR=/var/task/model/artifacts
-WORKDIR /var/task
+FROM ${BASE_IMAGE} AS dependencies
+# .wheel[s]: the folder's wheels when it exists, nothing when it does not (a plain clone).
+COPY lambda_fn/requirements.txt image/runtime-interface-client.txt image/lambda-entrypoint.sh .wheel[s] /tmp/build/
+RUN set -eu; cd /tmp/build; \
+    if ls ./*.whl >/dev/null 2>&1; then from="--no-index --find-links /tmp/build"; else from=""; fi; \
+    pip="python3 -m pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore $from"; \
+    $pip --target /opt/image/var/task -r requirements.txt; \
+    if [ -e /lambda-entrypoint.sh ]; then \
+        echo "base image has a Lambda runtime: keeping it"; \
+    else \
+        echo "base image has no Lambda runtime: adding the runtime interface client"; \
+        $pip --target /opt/image/var/runtime -r runtime-interface-client.txt; \
+        install -D -m 755 lambda-entrypoint.sh /opt/image/lambda-entrypoint.sh; \
+    fi; \
+    chmod -R a+rX /opt/image
 
-COPY lambda_fn/requirements.txt /tmp/requirements.txt
-COPY ${WHEELS:-lambda_fn}/ /tmp/wheels/
-RUN if ls /tmp/wheels/*.whl >/dev/null 2>&1; then FIND="--no-index --find-links /tmp/wheels"; else FIND=""; fi; \
-    python3 -m pip install --no-cache-dir --target /var/task $FIND -r /tmp/requirements.txt \
-    && rm -rf /tmp/wheels /tmp/requirements.txt
-
+FROM ${BASE_IMAGE} AS code
 COPY lambda_fn/ /var/task/lambda_fn/
 COPY model/artifacts/ /var/task/model/artifacts/
+# Bytecode now, as Lambda's file system is read-only (faster cold starts); everything readable by
+# the non-root user ECS runs as, whatever the umask of the checkout.
+RUN python3 -m compileall -q /var/task/lambda_fn && chmod -R a+rX /var/task
 
+FROM ${BASE_IMAGE}
+ENV LAMBDA_TASK_ROOT=/var/task \
+    MODEL_DIR=/var/task/model/artifacts \
+    OMP_NUM_THREADS=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1
+COPY --from=dependencies /opt/image/ /
+COPY --from=code /var/task/ /var/task/
+WORKDIR /var/task
+ENTRYPOINT ["/lambda-entrypoint.sh"]
 CMD ["lambda_fn.handler.lambda_handler"]

@@ -44,3 +44,95 @@ test: lint artifacts ## every test: unit, handler, HTTP, infrastructure, contain
 
 clean:
 	rm -rf $(VENV) model/artifacts cdk.out .aws-sam reports
+
+# ---- AWS CDK (issue 3: infra/, cdk.json, package.json) -----------------------------------------
+# The CDK CLI is pinned in package.json (npm ci installs it); the app runs on .venv's Python.
+# Synth needs no AWS credentials and no Docker; deploy needs both. CDK_ARGS passes context, e.g.
+#   make deploy CDK_ARGS="-c stage=prod -c allowedCidrs=198.51.100.0/24"
+CDK := npx --no-install cdk
+CDK_ARGS ?=
+.PHONY: synth cfn-lint deploy diff destroy
+
+node_modules/.package-lock.json: package-lock.json
+	npm ci --no-audit --no-fund
+
+synth: install node_modules/.package-lock.json ## CloudFormation for both stacks into cdk.out (runs cdk-nag; no AWS, no Docker)
+	$(CDK) synth --quiet $(CDK_ARGS)
+
+cfn-lint: synth ## cfn-lint every synthesized template (W3005: CDK's explicit DependsOn beside a Ref)
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+
+diff: artifacts node_modules/.package-lock.json ## what a deploy would change (AWS credentials)
+	$(CDK) diff --all $(CDK_ARGS)
+
+# A single-platform image manifest: Lambda refuses BuildKit's provenance attestation index.
+deploy: artifacts node_modules/.package-lock.json ## build the image and deploy both stacks (AWS credentials, Docker)
+	BUILDX_NO_DEFAULT_ATTESTATIONS=1 $(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
+
+destroy: node_modules/.package-lock.json ## delete both stacks (log groups and the ALB log bucket are retained)
+	$(CDK) destroy --all $(CDK_ARGS)
+# ---- end AWS CDK ---------------------------------------------------------------------------------
+
+# ---- Containers (issue 4: Dockerfile, image/, scripts/container/, tests/container/) --------------
+# The same targets serve a user with plain docker + sam and a machine without an image registry:
+# there ../shared/tools/container-env.sh (CONTAINER_ENV overrides the path) starts Docker, builds
+# the stand-in base image, downloads wheels into .wheels/ and installs SAM, only when missing.
+# Read from the environment: LAMBDA_BASE_IMAGE (default public.ecr.aws/lambda/python:3.13),
+# SAM_CLI (default sam), IMAGE (default sound-realty-price-service:local). Host network and
+# 127.0.0.1 only. `make test` runs tests/container (pytest marker `container`) with the rest.
+ECS_PORT ?= 8080
+EVENTS ?=
+BENCH_ARGS ?=
+.PHONY: image sam-invoke sam-api ecs-local bench-container
+
+image: artifacts ## build the service image (linux/amd64, one manifest; never trains) and print its size
+	$(PY) -m scripts.container.image
+
+sam-invoke: artifacts ## synth, sam build the function, sam local invoke it with each events/*.json (or EVENTS=...)
+	$(PY) -m scripts.container.sam_local invoke $(EVENTS)
+
+sam-api: artifacts ## sam local start-api on http://127.0.0.1:3000 (PORT=...), warm container; then make submit
+	$(PY) -m scripts.container.sam_local api --port $(PORT)
+
+ecs-local: artifacts ## the image as the ECS task runs it (gunicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
+	$(PY) -m scripts.container.ecs_local --port $(ECS_PORT)
+
+bench-container: artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58"
+	$(PY) -m scripts.container.bench $(BENCH_ARGS)
+# ---- end Containers ------------------------------------------------------------------------------
+
+# ---- Model registry (issue 6: lambda_fn/model_registry.py, lambda_fn/registry_sync.py, model/registry.py) ----
+# A new model version without a new image: publish, promote (verified and smoke-tested first),
+# roll back. Reads MODEL_REGISTRY_BUCKET and MODEL_POINTER_PREFIX (the stack's outputs) and runs
+# with AWS credentials of the registry's deploy role; README "Releasing a new model".
+REGISTRY_MODEL ?= basic
+REGISTRY_VERSION ?=
+.PHONY: registry-list registry-publish registry-promote registry-rollback
+
+registry-list: install ## model versions in the registry, the active one and the rollback history
+	$(PY) -m model.registry list
+
+registry-publish: artifacts ## upload model/artifacts/REGISTRY_MODEL/(REGISTRY_VERSION or LATEST); never overwrites
+	$(PY) -m model.registry publish --name $(REGISTRY_MODEL) $(if $(REGISTRY_VERSION),--version $(REGISTRY_VERSION))
+
+registry-promote: install ## check REGISTRY_VERSION (checksums, libraries, smoke test, future examples), make it active
+	$(PY) -m model.registry promote --name $(REGISTRY_MODEL) --version $(REGISTRY_VERSION)
+
+registry-rollback: install ## point REGISTRY_MODEL back at the version active before the last promotion
+	$(PY) -m model.registry rollback --name $(REGISTRY_MODEL)
+# ---- end Model registry --------------------------------------------------------------------------
+
+# ---- Evaluation and speed (issue 5: model/evaluate.py, model/bench.py) ----------------------------
+# evaluate: metrics on the training part, the held-out part and 5-fold CV, the over/under-fitting
+# verdict, PNG plots and reports/README.md (git-ignored) for the latest version of every model;
+# EVALUATE_ARGS="--model gbm" or "--folder model/artifacts/gbm/<version>" for one version.
+# bench: warm in-process p50/p99 through lambda_handler, one house and 1,000, per model.
+EVALUATE_ARGS ?=
+.PHONY: evaluate
+
+evaluate: artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md (about 3 minutes)
+	$(PY) -m model.evaluate $(EVALUATE_ARGS)
+
+bench: artifacts ## warm handler latency per model: one house p50/p99 and a 1,000-house batch
+	$(PY) -m model.bench
+# ---- end Evaluation and speed --------------------------------------------------------------------

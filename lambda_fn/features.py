@@ -1,14 +1,17 @@
 """Turning validated houses into the model's feature matrix, without pandas.
 
-Every feature name in a model's ``model_features.json`` is either one of the house's own
-columns (as clients send them) or a demographic column joined on the zipcode. The matrix is
-built column by column in training order with numpy: a test proves it prices exactly as the
-client's pandas join did, and it is several times faster per request.
+Every feature name in a model's ``model_features.json`` is one of the house's own columns (as
+clients send them), a demographic column joined on the zipcode, or a derived feature computed
+here from the house's own columns (``DERIVED_FEATURES``). The matrix is built column by column in
+training order with numpy: tests prove it prices exactly as a pandas join and pandas column
+arithmetic do, and it is several times faster per request. Training builds its matrices through
+this same class, so a derived feature cannot be computed one way in training and another in serving.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -23,15 +26,32 @@ HOUSE_COLUMNS = (
 )
 
 
+def _coordinate_axis(degrees: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    # Position along an axis turned ``degrees`` from north: lets trees split on diagonal lines
+    # (shorelines, highways) that latitude and longitude alone cut into staircases.
+    cos, sin = math.cos(math.radians(degrees)), math.sin(math.radians(degrees))
+    return lambda lat, long: lat * cos + long * sin
+
+
+# name -> (house columns it is computed from, function of those columns as float64 arrays)
+DERIVED_FEATURES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
+    f"coord_axis_{'m' if degrees < 0 else 'p'}{abs(degrees)}": (("lat", "long"), _coordinate_axis(degrees))
+    for degrees in (15, 30, 45, 60, -15, -30, -45, -60)
+}
+
+
 class FeatureBuilder:
     def __init__(self, features: Sequence[str], demographics: Mapping[str, Mapping[str, float]]) -> None:
         some_zipcode = next(iter(demographics.values()), {})
-        unknown = [f for f in features if f not in HOUSE_COLUMNS and f not in some_zipcode]
+        unknown = [f for f in features
+                   if f not in HOUSE_COLUMNS and f not in some_zipcode and f not in DERIVED_FEATURES]
         if unknown:
-            raise ValueError(f"features neither sent by clients nor demographic: {unknown}")
+            raise ValueError(f"features neither sent by clients, demographic nor derived: {unknown}")
         self.features = list(features)
         self._house_positions = [(i, f) for i, f in enumerate(features) if f in HOUSE_COLUMNS]
-        demographic_positions = [i for i, f in enumerate(features) if f not in HOUSE_COLUMNS]
+        self._derived_positions = [(i, *DERIVED_FEATURES[f]) for i, f in enumerate(features) if f in DERIVED_FEATURES]
+        demographic_positions = [i for i, f in enumerate(features)
+                                 if f not in HOUSE_COLUMNS and f not in DERIVED_FEATURES]
         self._demographic_positions = np.array(demographic_positions, dtype=np.intp)
         self.zipcodes = sorted(demographics)
         self._zipcode_row = {int(z): row for row, z in enumerate(self.zipcodes)}
@@ -39,13 +59,22 @@ class FeatureBuilder:
             [[demographics[z][features[i]] for i in demographic_positions] for z in self.zipcodes],
             dtype=np.float64).reshape(len(self.zipcodes), len(demographic_positions))
         needs_zipcode = bool(demographic_positions) or "zipcode" in features
-        self.required_fields = sorted({f for _, f in self._house_positions} | ({"zipcode"} if needs_zipcode else set()))
+        derived_inputs = {column for _, inputs, _ in self._derived_positions for column in inputs}
+        self.required_fields = sorted({f for _, f in self._house_positions} | derived_inputs
+                                      | ({"zipcode"} if needs_zipcode else set()))
 
     def matrix(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> np.ndarray:
         """Feature rows in training order; ``field_prefix(i)`` names house i in error messages."""
         x = np.empty((len(houses), len(self.features)), dtype=np.float64)
         for position, name in self._house_positions:
             x[:, position] = [house[name] for house in houses]
+        if self._derived_positions:
+            columns: dict[str, np.ndarray] = {}
+            for position, inputs, compute in self._derived_positions:
+                for name in inputs:
+                    if name not in columns:
+                        columns[name] = np.array([house[name] for house in houses], dtype=np.float64)
+                x[:, position] = compute(*(columns[name] for name in inputs))
         if len(self._demographic_positions):
             x[:, self._demographic_positions] = self._demographic_table[self._rows(houses, field_prefix)]
         return x

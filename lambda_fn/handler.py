@@ -3,17 +3,23 @@
 Routes only: each validates by declaration, calls the prediction core once and returns a typed
 model; errors become HTTP answers in the exception handlers at the bottom. The same ``app``
 answers Lambda (``lambda_handler``), the local/ECS HTTP server (``lambda_fn.server``) and tests.
+
+Every predict route takes ``?model=NAME`` (a model name or one of its versions; the default
+model otherwise; ``GET /v1/models`` lists them). The minimal route's fields depend on that
+choice, so its body is validated against the chosen model's schema (``minimal_house_schema``)
+rather than one declared type. Prices carry an ``interval`` when the model has one.
 """
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
 
 from lambda_fn.error_responses import describe
 from lambda_fn.errors import PredictionInputError, UnknownModelError
@@ -28,10 +34,13 @@ from lambda_fn.schemas import (
     ErrorResponse,
     HealthResponse,
     House,
-    MinimalHouse,
+    Interval,
     ModelRef,
+    ModelsResponse,
+    ModelSummary,
     PredictionResponse,
     PricedHouse,
+    minimal_house_schema,
 )
 
 API_VERSION = "1.0.0"
@@ -42,40 +51,78 @@ app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", versi
                    description="House price estimates for King County (2014-15 market).")
 
 
+class MinimalHouseError(Exception):
+    """The minimal route's body does not match the chosen model's fields (answered with 422)."""
+
+    def __init__(self, error: ValidationError, allowed_fields: list[str]) -> None:
+        super().__init__(str(error))
+        self.errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        self.allowed_fields = allowed_fields
+
+
 def _model_ref(predictor: Predictor) -> ModelRef:
     return ModelRef(name=predictor.name, version=predictor.version)
 
 
-def _price(houses: list[dict], model: str | None, *, field_prefix: str = "") -> tuple[Predictor, list[float]]:
-    predictor = get_model_store().get(model)
+def _priced(predictor: Predictor, prices: list[float]) -> list[PricedHouse]:
+    if not predictor.has_interval:
+        return [PricedHouse(price=price) for price in prices]
+    coverage = predictor.interval_coverage
+    return [PricedHouse(price=price, interval=Interval(low=low, high=high, coverage=coverage))
+            for price, (low, high) in zip(prices, predictor.intervals(prices), strict=True)]
+
+
+def _one_price(house: dict, predictor: Predictor) -> PredictionResponse:
+    [priced] = _priced(predictor, _price([house], predictor))
+    return PredictionResponse(**priced.model_dump(), model=_model_ref(predictor))
+
+
+def _price(houses: list[dict], predictor: Predictor, *, field_prefix: str = "") -> list[float]:
     prices = predictor.predict(houses, field_prefix=field_prefix)
     metrics.add_dimension(name="model_version", value=predictor.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(prices))
     logger.append_keys(model_name=predictor.name, model_version=predictor.version)
     logger.info("priced houses", extra={"houses": len(prices)})
-    return predictor, prices
+    return prices
 
 
 @app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
 @tracer.capture_method
 def predict(house: House, model: ModelChoice = None) -> PredictionResponse:
-    predictor, [price] = _price([house.model_dump()], model)
-    return PredictionResponse(price=price, model=_model_ref(predictor))
+    return _one_price(house.model_dump(), get_model_store().get(model))
 
 
 @app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
 @tracer.capture_method
 def predict_batch(batch: BatchRequest, model: ModelChoice = None) -> BatchResponse:
     houses = [house.model_dump() for house in batch.instances]
-    predictor, prices = _price(houses, model, field_prefix="instances")
-    return BatchResponse(predictions=[PricedHouse(price=p) for p in prices], model=_model_ref(predictor))
+    predictor = get_model_store().get(model)
+    prices = _price(houses, predictor, field_prefix="instances")
+    return BatchResponse(predictions=_priced(predictor, prices), model=_model_ref(predictor))
 
 
-@app.post("/v1/predict/minimal", summary="Price one house from only the fields the model uses")
+@app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "
+                                         "(GET /v1/models lists them: 8 for basic, 18 for gbm)")
 @tracer.capture_method
-def predict_minimal(house: MinimalHouse, model: ModelChoice = None) -> PredictionResponse:
-    predictor, [price] = _price([house.model_dump()], model)
-    return PredictionResponse(price=price, model=_model_ref(predictor))
+def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model's required_fields")],
+                    model: ModelChoice = None) -> PredictionResponse:
+    predictor = get_model_store().get(model)
+    schema = minimal_house_schema(tuple(predictor.required_fields))
+    try:
+        validated = schema.model_validate(house)
+    except ValidationError as error:
+        raise MinimalHouseError(error, predictor.required_fields) from error
+    return _one_price(validated.model_dump(), predictor)
+
+
+@app.get("/v1/models", summary="The models served: name, version, default, fields, interval, metrics")
+def list_models() -> ModelsResponse:
+    store = get_model_store()
+    return ModelsResponse(default=store.default, models=[
+        ModelSummary(name=p.name, version=p.version, description=p.metadata.get("description", ""),
+                     default=p.name == store.default, required_fields=p.required_fields,
+                     interval_coverage=p.interval_coverage, metrics=p.metadata.get("metrics", {}))
+        for p in store.predictors()])
 
 
 @app.get("/v1/health", summary="Liveness: the default model is loaded and answering")
@@ -117,6 +164,14 @@ def invalid_request(error: RequestValidationError) -> Response:
     malformed = any(e.get("type") == "json_invalid" for e in error.errors())
     if malformed:
         return _error(400, "malformed_json", details[0].problem, details)
+    summary = "; ".join(f"{d.field}: {d.problem}" for d in details[:3])
+    return _error(422, "invalid_input", summary, details)
+
+
+@app.exception_handler(MinimalHouseError)
+def invalid_minimal_house(error: MinimalHouseError) -> Response:
+    details = describe(error.errors, allowed_fields=error.allowed_fields,
+                       demographic_fields=get_model_store().get().demographic_fields)
     summary = "; ".join(f"{d.field}: {d.problem}" for d in details[:3])
     return _error(422, "invalid_input", summary, details)
 

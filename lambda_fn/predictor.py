@@ -1,7 +1,9 @@
 """The prediction core: a verified model artifact in, prices out. Knows nothing of HTTP.
 
 Every front door (Lambda handler, ECS/local HTTP server, evaluation, benchmarks) prices houses
-through ``Predictor.predict``.
+through ``Predictor.predict``. A model whose metadata carries an ``interval`` (offsets learnt
+from cross-validation residuals, see ``lambda_fn/intervals.py``) also gives a range per price
+through ``Predictor.intervals``.
 
 Prices are made independent of the machine: scikit-learn's nearest-neighbour search runs one
 OpenMP thread per core, and the client's KNN breaks distance ties differently with one thread
@@ -23,6 +25,7 @@ from threadpoolctl import ThreadpoolController
 
 from lambda_fn.artifacts import ArtifactError, ModelArtifact
 from lambda_fn.features import FeatureBuilder
+from lambda_fn.intervals import PriceIntervals
 
 # Predictors pass numpy matrices built in model_features.json order, which scikit-learn cannot
 # check by name; the order is guaranteed (and tested) by FeatureBuilder instead.
@@ -40,8 +43,18 @@ class Predictor:
         self.required_fields = self._features.required_fields
         self.zipcodes = self._features.zipcodes
         self.demographic_fields = sorted(next(iter(artifact.demographics.values())))
+        interval = self.metadata.get("interval")
+        try:
+            self._intervals = PriceIntervals(interval) if interval else None
+        except (KeyError, TypeError, ValueError) as error:
+            raise ArtifactError(f"{self.name} {self.version} has an unreadable interval: {error!r}") from error
+        self.interval_coverage: float | None = self._intervals.coverage if self._intervals else None
         # Created after unpickling, so it sees the native libraries the estimator loaded.
         self._threadpools = ThreadpoolController()
+
+    @property
+    def has_interval(self) -> bool:
+        return self._intervals is not None
 
     def predict(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> list[float]:
         """Prices in USD, rounded to the cent, in input order."""
@@ -49,6 +62,12 @@ class Predictor:
         with self._threadpools.limit(limits=1):
             prices = self._estimator.predict(x)
         return [round(float(price), 2) for price in prices]
+
+    def intervals(self, prices: Sequence[float]) -> list[tuple[float, float]]:
+        """The (low, high) range around each price holding ``interval_coverage`` of sale prices."""
+        if self._intervals is None:
+            raise ArtifactError(f"{self.name} {self.version} has no prediction interval")
+        return self._intervals(prices)
 
     def smoke_test(self) -> None:
         """Re-price the held-out houses recorded at training; raise ArtifactError on any difference."""
@@ -59,3 +78,5 @@ class Predictor:
         if prices != recorded["prices"]:
             raise ArtifactError(f"{self.name} {self.version} failed its smoke test: priced {prices}, "
                                 f"training recorded {recorded['prices']}")
+        if "intervals" in recorded and [list(i) for i in self.intervals(prices)] != recorded["intervals"]:
+            raise ArtifactError(f"{self.name} {self.version} failed its smoke test: intervals differ from training")

@@ -4,14 +4,20 @@ Requests are strict: unknown or misspelled fields are rejected (a typo must not 
 a price), numbers must be JSON numbers (not strings or booleans), and every value must be
 possible for a King County home. Demographic fields are not accepted: the service joins them
 from the zipcode itself, so a client cannot price a house with made-up census figures.
+
+The minimal route validates against ``minimal_house_schema(fields)``: a model built from
+``House``'s own field definitions holding exactly the fields the chosen model needs, with the
+cross-field checks that apply to those fields.
 """
 
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
+from functools import cache
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
 MAX_BATCH_SIZE = 1000
 PRICE_BASIS = ("Estimated from King County sales of May 2014 to May 2015, not adjusted to today's "
@@ -47,14 +53,30 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+def _check_living_area(house: BaseModel) -> None:
+    # In every King County record sqft_living == sqft_above + sqft_basement; a mismatch
+    # means a typo in one of the three.
+    if house.sqft_above + house.sqft_basement != house.sqft_living:
+        raise ValueError(f"sqft_above ({house.sqft_above}) + sqft_basement ({house.sqft_basement}) must "
+                         f"equal sqft_living ({house.sqft_living})")
+
+
+def _check_renovation(house: BaseModel) -> None:
+    if house.yr_renovated and not house.yr_built <= house.yr_renovated <= datetime.date.today().year:
+        raise ValueError(f"yr_renovated ({house.yr_renovated}) must be 0 or a past year no earlier than "
+                         f"yr_built ({house.yr_built})")
+
+
+_CROSS_FIELD_CHECKS = (
+    (frozenset({"sqft_above", "sqft_basement", "sqft_living"}), _check_living_area),
+    (frozenset({"yr_built", "yr_renovated"}), _check_renovation),
+)
+
+
 class _AreaCheck(_Strict):
     @model_validator(mode="after")
     def _living_area_adds_up(self):
-        # In every King County record sqft_living == sqft_above + sqft_basement; a mismatch
-        # means a typo in one of the three.
-        if self.sqft_above + self.sqft_basement != self.sqft_living:
-            raise ValueError(f"sqft_above ({self.sqft_above}) + sqft_basement ({self.sqft_basement}) must "
-                             f"equal sqft_living ({self.sqft_living})")
+        _check_living_area(self)
         return self
 
 
@@ -87,10 +109,31 @@ class House(MinimalHouse):
 
     @model_validator(mode="after")
     def _renovated_after_built(self):
-        if self.yr_renovated and not self.yr_built <= self.yr_renovated <= datetime.date.today().year:
-            raise ValueError(f"yr_renovated ({self.yr_renovated}) must be 0 or a past year no earlier than "
-                             f"yr_built ({self.yr_built})")
+        _check_renovation(self)
         return self
+
+
+class _SomeHouseFields(_Strict):
+    """Base of the per-model minimal schemas: the cross-field checks whose fields are all present."""
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        present = type(self).model_fields.keys()
+        for fields, check in _CROSS_FIELD_CHECKS:
+            if fields <= present:
+                check(self)
+        return self
+
+
+@cache
+def minimal_house_schema(fields: Sequence[str]) -> type[BaseModel]:
+    """A strict request model holding exactly ``fields``, each defined as in ``House``."""
+    unknown = sorted(set(fields) - House.model_fields.keys())
+    if unknown:
+        raise ValueError(f"not house fields: {unknown}")
+    definitions: dict[str, Any] = {name: (House.model_fields[name].annotation, House.model_fields[name])
+                                   for name in House.model_fields if name in fields}
+    return create_model("MinimalHouse", __base__=_SomeHouseFields, **definitions)
 
 
 class BatchRequest(_Strict):
@@ -102,8 +145,15 @@ class ModelRef(BaseModel):
     version: str
 
 
+class Interval(BaseModel):
+    low: float = Field(description="Lower end of the range, USD")
+    high: float = Field(description="Upper end of the range, USD")
+    coverage: float = Field(description="Share of sale prices the range held in cross-validation (0.8: 8 in 10)")
+
+
 class PricedHouse(BaseModel):
     price: float = Field(description="Estimated sale price in USD (2014-15 market)")
+    interval: Interval | None = Field(None, description="Range around the price; null when the model has none")
 
 
 class PredictionResponse(PricedHouse):
@@ -117,6 +167,21 @@ class BatchResponse(BaseModel):
     currency: str = "USD"
     price_basis: str = PRICE_BASIS
     model: ModelRef
+
+
+class ModelSummary(BaseModel):
+    name: str
+    version: str
+    description: str
+    default: bool = Field(description="Answers requests that name no model")
+    required_fields: list[str] = Field(description="The fields /v1/predict/minimal?model=NAME asks for")
+    interval_coverage: float | None = Field(description="Coverage of the price range it returns; null: no range")
+    metrics: dict[str, dict[str, float]] = Field(description="held_out, train and cv metrics recorded at training")
+
+
+class ModelsResponse(BaseModel):
+    default: str
+    models: list[ModelSummary]
 
 
 class HealthResponse(BaseModel):

@@ -1,7 +1,11 @@
 """Train model versions and write them as immutable, verified artifacts.
 
     python -m model.train                 # every model, a new version each
+    python -m model.train --model gbm     # only the improved model
     python -m model.train --if-missing    # only models without a loadable latest version
+
+Models: ``basic`` (the client's recipe, ``model/recipe.py``) and ``gbm`` (gradient-boosted trees
+with an 80% interval, ``model/gbm.py``). Both record held-out, training-part and 5-fold CV metrics.
 
 Each version is reloaded from disk through the serving code (``lambda_fn``) and must price the
 held-out houses exactly as the in-memory model did, or the version is deleted and training fails.
@@ -29,12 +33,12 @@ from lambda_fn.artifacts import (
     latest_version_folder,
     load_artifact,
     read_metadata,
-    verify,
     write_artifact,
 )
 from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.intervals import PriceIntervals
 from lambda_fn.predictor import Predictor
-from model import data, recipe
+from model import cv, data, gbm, interval, recipe
 from model.metrics import price_metrics
 
 DEFAULT_ARTIFACT_ROOT = data.PROJECT_ROOT / "model" / "artifacts"
@@ -51,6 +55,8 @@ class TrainedModel:
     test_houses: pd.DataFrame        # held-out houses as clients send them
     test_prices: pd.Series
     test_predictions: np.ndarray     # the in-memory model's prices for test_houses
+    extra_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # "train", "cv"
+    interval: dict[str, Any] | None = None   # model/interval.py's calibrate(), plus held-out checks
     extra_metadata: dict[str, Any] = field(default_factory=dict)
 
 
@@ -58,6 +64,8 @@ def train_basic(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel
     result = recipe.train_basic_model(sales, demographics)
     with threadpool_limits(limits=1):  # the serving thread policy: see lambda_fn/predictor.py
         predictions = result.model.predict(result.x_test)
+        train_predictions = result.model.predict(result.x_train)
+    cv_prices = cv.cv_predictions(result.model, result.x_train.to_numpy(), result.y_train.to_numpy())
     return TrainedModel(
         name="basic",
         description="The client's model: RobustScaler + KNeighborsRegressor(k=5) on 7 house features "
@@ -67,11 +75,58 @@ def train_basic(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel
         test_houses=sales.loc[result.x_test.index, list(HOUSE_COLUMNS)],
         test_prices=result.y_test,
         test_predictions=predictions,
+        extra_metrics={"train": price_metrics(result.y_train, train_predictions),
+                       "cv": price_metrics(result.y_train, cv_prices)},
         extra_metadata={"split": "train_test_split(random_state=42, test_size=0.25)"},
     )
 
 
-TRAINERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], TrainedModel]] = {"basic": train_basic}
+def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
+    features = gbm.feature_names(demographics)
+    x = gbm.feature_matrix(sales, features, gbm.demographics_table(demographics))
+    y = sales["price"].to_numpy(dtype=float)
+    train_rows, test_rows = gbm.split(sales)
+    train_at, test_at = sales.index.get_indexer(train_rows), sales.index.get_indexer(test_rows)
+    estimator = gbm.make_estimator(features)
+    cv_prices = cv.cv_predictions(estimator, x[train_at], y[train_at])
+    model = cv.fit(estimator, x[train_at], y[train_at])
+    predictions = cv.predict(model, x[test_at])
+    calibrated = interval.calibrate(y[train_at], cv_prices)
+    served = [round(float(p), 2) for p in predictions]
+    low, high = np.array(PriceIntervals(calibrated)(served)).T
+    calibrated |= {"held_out_coverage": interval.coverage(y[test_at], low, high),
+                   "held_out_median_width_usd": float(np.median(high - low))}
+    return TrainedModel(
+        name="gbm",
+        description="Gradient-boosted trees (scikit-learn HistGradientBoostingRegressor) on log price per sqft, "
+                    "from every house column, the zipcode demographics, turned coordinates and the prices of "
+                    "the nearest training homes; 80% split-conformal interval",
+        estimator=model,
+        features=features,
+        test_houses=sales.loc[test_rows, list(HOUSE_COLUMNS)],
+        test_prices=sales.loc[test_rows, "price"],
+        test_predictions=predictions,
+        extra_metrics={"train": price_metrics(y[train_at], cv.predict(model, x[train_at])),
+                       "cv": price_metrics(y[train_at], cv_prices)},
+        interval=calibrated,
+        extra_metadata={"split": "train_test_split(random_state=42, test_size=0.25)",
+                        "hyperparameters": {**gbm.GBM_PARAMS, "neighbours": list(gbm.NEIGHBOURS)}},
+    )
+
+
+TRAINERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], TrainedModel]] = {"basic": train_basic,
+                                                                              "gbm": train_gbm}
+
+
+def _smoke_test(trained: TrainedModel) -> dict[str, Any]:
+    prices = [round(float(p), 2) for p in trained.test_predictions[:SMOKE_TEST_HOUSES]]
+    recorded: dict[str, Any] = {
+        "houses": json.loads(trained.test_houses.head(SMOKE_TEST_HOUSES).to_json(orient="records")),
+        "prices": prices,
+    }
+    if trained.interval:
+        recorded["intervals"] = [list(bounds) for bounds in PriceIntervals(trained.interval)(prices)]
+    return recorded
 
 
 def new_version_id(now: datetime.datetime, model_sha256: str) -> str:
@@ -87,12 +142,11 @@ def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
         "created_at": now.isoformat(timespec="seconds"),
         "data_period": DATA_PERIOD,
         "training_data": data.fingerprint(data.SALES_FILE, data.DEMOGRAPHICS_FILE),
-        "metrics": {"held_out": price_metrics(trained.test_prices, trained.test_predictions)},
+        "metrics": {"held_out": price_metrics(trained.test_prices, trained.test_predictions),
+                    **trained.extra_metrics},
         # Loaders re-price these held-out houses and refuse the model unless every price matches.
-        "smoke_test": {
-            "houses": json.loads(trained.test_houses.head(SMOKE_TEST_HOUSES).to_json(orient="records")),
-            "prices": [round(float(p), 2) for p in trained.test_predictions[:SMOKE_TEST_HOUSES]],
-        },
+        "smoke_test": _smoke_test(trained),
+        **({"interval": trained.interval} if trained.interval else {}),
         **trained.extra_metadata,
     }
     try:
@@ -128,12 +182,16 @@ def check_reload(folder: Path, trained: TrainedModel) -> None:
         shutil.rmtree(folder)
         raise ArtifactError(f"{trained.name}: reloaded artifact disagrees with the trained model on "
                             f"{mismatches} of {len(expected)} held-out houses; version discarded")
+    try:
+        predictor.smoke_test()  # the few-house path (and the interval) as a cold start runs it
+    except ArtifactError:
+        shutil.rmtree(folder)
+        raise
 
 
 def has_usable_latest(root: Path, name: str) -> bool:
-    try:
-        folder = latest_version_folder(root, name)
-        verify(folder, read_metadata(folder))
+    try:  # usable = what a cold start accepts: checksums, libraries, unpickling, smoke test
+        Predictor(load_artifact(latest_version_folder(root, name))).smoke_test()
     except ArtifactError:
         return False
     return True
@@ -157,9 +215,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in names:
         trained = TRAINERS[name](sales, demographics)
         folder = save(trained, args.out, demographics_csv)
-        held_out = read_metadata(folder)["metrics"]["held_out"]
-        print(f"{name}: {folder}\n  held-out MAE ${held_out['mae']:,.0f}, MAPE {held_out['mape']:.1%}, "
-              f"R2 {held_out['r2']:.3f}")
+        metadata = read_metadata(folder)
+        print(f"{name}: {folder}")
+        for part in ("cv", "held_out"):
+            m = metadata["metrics"][part]
+            print(f"  {part:8s} MAE ${m['mae']:,.0f}  RMSE ${m['rmse']:,.0f}  R2 {m['r2']:.3f}  MAPE {m['mape']:.2%}  "
+                  f"median APE {m['median_ape']:.2%}  within 10% {m['within_10pct']:.1%}  "
+                  f"within 20% {m['within_20pct']:.1%}")
+        if "interval" in metadata:
+            i = metadata["interval"]
+            print(f"  80% interval: CV coverage {i['cv_coverage']:.1%}, held-out coverage "
+                  f"{i['held_out_coverage']:.1%}, held-out median width ${i['held_out_median_width_usd']:,.0f}")
     return 0
 
 

@@ -1,0 +1,129 @@
+"""Names, sizes and limits of the deployed price service, in one place.
+
+Deploy-time choices (stage, memory, concurrency, CIDRs, throttling) come from CDK context and
+are described by ``infra.settings.DeploymentSettings``; the numbers below are their defaults
+and the fixed facts the stacks rely on. Every size says which measurement it came from.
+
+Measurements (``lambda_fn`` on CPython 3.11, 2-core x86_64 dev machine, model ``basic``):
+- cold start in-process: ``import lambda_fn.handler`` + ``get_model_store()`` = 1.6-1.8 s
+  (1.5-1.7 s imports: pydantic, Powertools, numpy/scipy/scikit-learn; 0.1 s model load);
+- peak RSS after the cold start: 203-207 MiB; after 200 single and 20 batch-of-1,000
+  predictions through ``lambda_handler``: 207 MiB;
+- warm latency through ``lambda_handler``: single predict p50 1.0 ms, p99 1.2 ms;
+  batch of 1,000 houses (311 KiB body) p50 72 ms, max 190 ms;
+- gunicorn with 2 sync workers: master 26 MiB + 2 x 203 MiB RSS; 342 req/s single predicts
+  from 4 local client threads on the same 2 cores (p50 9.7 ms, p99 24 ms).
+"""
+
+from aws_cdk import Duration
+from aws_cdk import aws_logs as logs
+
+SERVICE_NAME = "price-service"  # POWERTOOLS_SERVICE_NAME, resource names, log prefixes
+METRICS_NAMESPACE = "SoundRealty"  # POWERTOOLS_METRICS_NAMESPACE
+STACK_PREFIX = "PriceService"  # stacks are PriceServiceServerless-<stage>, PriceServiceEcs-<stage>
+
+# --- The image (one asset, both front doors) -----------------------------------------------------
+# The build context is the repository root; CDK stages it through the root .dockerignore (owned
+# with the Dockerfile), then drops these too. They name only what the Dockerfile never reads, so
+# the asset hash - and so a new Lambda version or ECS deployment - never depends on local
+# tooling, tests or build outputs, whatever the .dockerignore becomes. .wheels/ holds downloaded
+# copies of the pinned wheels for offline local builds; without it the build installs the same
+# pins from PyPI, so leaving it out keeps one hash for one source on every machine.
+IMAGE_EXCLUDES = (
+    ".git", ".venv", "node_modules", "cdk.out", ".aws-sam", ".pytest_cache", ".ruff_cache",
+    "tests", "events", "infra", "reports", "build", ".wheels", "**/__pycache__", "**/*.pyc",
+)
+IMAGE_WORKDIR = "/var/task"  # LAMBDA_TASK_ROOT; packages are pip-installed with --target there
+
+# --- Lambda ----------------------------------------------------------------------------------------
+ALIAS_NAME = "live"
+# 1,024 MB: peak RSS is 207 MiB, so memory is not the limit; Lambda gives CPU in proportion to
+# memory (1,769 MB = 1 vCPU), and the 1.7 s CPU-bound cold start and the 72-190 ms batch of
+# 1,000 are what grow on a smaller share. 1,024 MB (~0.58 vCPU) keeps a cold start near 3 s
+# and a 1,000-house batch under ~0.4 s at half the price per ms of 1,769 MB. Context `memoryMb`.
+LAMBDA_MEMORY_MB = 1024
+# 10 s: the worst request is a cold start (~3 s at 0.58 vCPU) followed by a 1,000-house batch
+# (~0.4 s); 10 s is 3x that, and far inside API Gateway's 29 s integration timeout.
+LAMBDA_TIMEOUT = Duration.seconds(10)
+LAMBDA_LOG_LEVEL = "INFO"
+# Powertools and the model read these; MODEL_DIR is baked into the image.
+OMP_NUM_THREADS = "1"  # one vCPU (share) per process: OpenMP threads would only contend
+DEFAULT_MODEL = "basic"
+LOG_RETENTION = logs.RetentionDays.ONE_MONTH
+
+# Provisioned concurrency (off by default): target tracking keeps the alias' provisioned
+# concurrency at this utilisation, between the context min and max.
+PROVISIONED_CONCURRENCY_MIN = 1
+PROVISIONED_CONCURRENCY_MAX = 5
+PROVISIONED_UTILIZATION_TARGET = 0.7
+
+# Canary deployments of a new image or configuration: CodeDeploy shifts 10% of the alias'
+# traffic to the new version for 5 minutes, then all of it, and rolls back if an alarm fires.
+# Errors: Lambda's Errors metric counts only unhandled failures (bad input answers 4xx and is a
+# successful invocation), so a single error in a minute is news.
+ALARM_ERRORS_THRESHOLD = 1
+ALARM_PERIOD = Duration.minutes(1)
+# p99 duration: warm requests measured at 1 ms (single) to 190 ms (batch of 1,000) on a full
+# core; at 0.58 vCPU the batch is ~0.4 s. p99 above 1 s for 2 of 3 minutes means a regression.
+ALARM_P99_LATENCY_MS = 1000
+ALARM_LATENCY_EVALUATION_PERIODS = 3
+ALARM_LATENCY_DATAPOINTS = 2
+
+# --- API Gateway -----------------------------------------------------------------------------------
+# (method, path) of every route the function answers (lambda_fn/handler.py); /v1/models is
+# served by a later issue and is routed already, so adding it needs no infrastructure change.
+ROUTES = (
+    ("POST", "/v1/predict"),
+    ("POST", "/v1/predict/batch"),
+    ("POST", "/v1/predict/minimal"),
+    ("GET", "/v1/health"),
+    ("GET", "/v1/model"),
+    ("GET", "/v1/models"),
+    ("GET", "/v1/swagger"),
+)
+# Routes that take ?model=<name or version>; declared so the API documents it (optional).
+MODEL_QUERY_ROUTES = frozenset({"/v1/predict", "/v1/predict/batch", "/v1/predict/minimal", "/v1/model"})
+# Usage plan for the client's key. 50 req/s steady, bursts of 100, 10,000 requests a day:
+# the client's agents price a few thousand houses a day, mostly one at a time.
+THROTTLE_RATE_LIMIT = 50
+THROTTLE_BURST_LIMIT = 100
+QUOTA_PER_DAY = 10_000
+
+# --- ECS Fargate -----------------------------------------------------------------------------------
+CONTAINER_PORT = 8080
+CONTAINER_USER = "1000"  # any non-root uid: /var/task is world-readable, writes go to /tmp only
+HEALTH_CHECK_PATH = "/v1/health"
+# The walking skeleton's HTTP server. The Lambda base image's ENTRYPOINT starts the Lambda
+# runtime client, so the task replaces it. Packages live in /var/task (pip --target), hence
+# PYTHONPATH. --no-control-socket: nobody runs gunicornc in a task, and it would write to $HOME
+# (uid 1000 has none). --worker-tmp-dir /dev/shm: worker heartbeats on tmpfs, the usual
+# container advice, and writable by any uid.
+GUNICORN_ENTRY_POINT = ("python3", "-m", "gunicorn")
+GUNICORN_COMMAND = ("-c", "lambda_fn/gunicorn_conf.py", "--no-control-socket", "--worker-tmp-dir", "/dev/shm",
+                    "lambda_fn.server:application")
+# 1 vCPU / 2 GiB: 2 sync workers (WEB_CONCURRENCY) use 26 + 2 x 203 MiB = 432 MiB, leaving
+# room for more models; a 1,000-house batch takes a worker 72-190 ms of one core.
+TASK_CPU = 1024
+TASK_MEMORY_MIB = 2048
+WEB_CONCURRENCY = "2"
+ECS_MIN_TASKS = 2  # one per Availability Zone
+ECS_MAX_TASKS = 6
+# Scale out at 60% CPU, or at 3,000 requests per task per minute (50 req/s): measured 342 req/s
+# on 2 cores is ~170 req/s on 1 vCPU for single predictions; batches cost up to 1,000x more, so
+# CPU is the signal for those and the request count is kept at ~30% of single-predict capacity.
+ECS_CPU_TARGET_PERCENT = 60
+ECS_REQUESTS_PER_TARGET_PER_MINUTE = 3000
+SCALE_IN_COOLDOWN = Duration.seconds(300)
+SCALE_OUT_COOLDOWN = Duration.seconds(60)
+HEALTH_CHECK_INTERVAL = Duration.seconds(15)
+HEALTH_CHECK_GRACE = Duration.seconds(60)  # cold start of 2 workers (~2 s each) plus image pull
+DEREGISTRATION_DELAY = Duration.seconds(30)  # gunicorn graceful_timeout
+ALB_ACCESS_LOG_EXPIRY = Duration.days(90)
+MAX_AZS = 2
+NAT_GATEWAYS = 1  # tasks pull the image and ship logs through it; 2 for AZ-independent egress
+
+# Placeholder for the load balancer's allowed client ranges: RFC 5737 documentation range, so a
+# deployment answers no one until `-c allowedCidrs=...` names the client's networks.
+ALLOWED_CIDRS = ("203.0.113.0/24",)
+DEFAULT_STAGE = "dev"
+DEFAULT_REGION = "us-west-2"  # the client is in Seattle; the ALB access-log policy needs a region

@@ -1,0 +1,58 @@
+"""The ECS alternative: allowed CIDRs -> Application Load Balancer -> Fargate tasks -> same image.
+
+Composes: the network, the service image (same asset as the serverless stack), the access-log
+bucket and the load-balanced Fargate service with its scaling.
+Outputs: ``ServiceUrl`` (``http(s)://<load balancer DNS>``; append ``/v1/...``), ``ClusterName``,
+``ServiceName``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from aws_cdk import aws_ec2 as ec2
+from constructs import Construct
+
+from infra.constructs.access_log_bucket import AccessLogBucket
+from infra.constructs.fargate_service import PriceFargateService
+from infra.constructs.network import ServiceNetwork
+from infra.constructs.runtime_dependency import RuntimeDependency
+from infra.constructs.service_image import ServiceImage
+from infra.settings import DeploymentSettings
+
+
+class EcsStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploymentSettings,
+        vpc: ec2.IVpc | None = None,
+        dependencies: Sequence[RuntimeDependency] = (),
+        **kwargs: Any,
+    ) -> None:
+        """``vpc``: run in an existing VPC (public and private-with-egress subnets) instead of a new one."""
+        super().__init__(scope, construct_id, description="Sound Realty price service: ALB + ECS Fargate", **kwargs)
+        self.vpc = vpc or ServiceNetwork(self, "Network").vpc
+        self.image = ServiceImage(self, "Image")
+        self.access_logs = AccessLogBucket(self, "LoadBalancerLogs")
+        self.web = PriceFargateService(
+            self, "Web",
+            vpc=self.vpc,
+            image=self.image.container_image,
+            allowed_cidrs=settings.allowed_cidrs,
+            min_tasks=settings.ecs_min_tasks,
+            max_tasks=settings.ecs_max_tasks,
+            log_level=settings.log_level,
+            default_model=settings.default_model,
+            access_logs=self.access_logs.bucket,
+            certificate_arn=settings.certificate_arn,
+        )
+        for dependency in dependencies:
+            self.web.add_environment(dependency.bind(self.web.task_definition.task_role))
+        CfnOutput(self, "ServiceUrl", value=self.web.url, description="Base URL of the service (append /v1/...)")
+        CfnOutput(self, "ClusterName", value=self.web.cluster.cluster_name)
+        CfnOutput(self, "ServiceName", value=self.web.service.service.service_name)

@@ -1,0 +1,63 @@
+"""The serverless path: API Gateway (REST, API key) -> alias ``live`` -> container-image Lambda.
+
+Composes: the service image, the function with its alias (and optional provisioned
+concurrency), the canary deployment that moves the alias, and the API in front of it.
+Outputs: ``ApiUrl`` (the stage URL, ending in ``/<stage>/``), ``ApiKeyId`` (read its value with
+``aws apigateway get-api-key --include-value``), ``FunctionName``, ``DeploymentGroupName``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from aws_cdk import CfnOutput, Stack
+from constructs import Construct
+
+from infra.constructs.canary_deployment import CanaryDeployment
+from infra.constructs.price_api import PriceApi
+from infra.constructs.price_function import PriceFunction
+from infra.constructs.runtime_dependency import RuntimeDependency
+from infra.constructs.service_image import ServiceImage
+from infra.settings import DeploymentSettings
+
+
+class ServerlessStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: DeploymentSettings,
+        dependencies: Sequence[RuntimeDependency] = (),
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, description="Sound Realty price service: API Gateway + Lambda", **kwargs)
+        self.image = ServiceImage(self, "Image")
+        provisioned = ((settings.provisioned_concurrency_min, settings.provisioned_concurrency_max)
+                       if settings.provisioned_concurrency else None)
+        self.price_function = PriceFunction(
+            self, "PriceFunction",
+            code=self.image.lambda_code,
+            memory_mb=settings.memory_mb,
+            log_level=settings.log_level,
+            default_model=settings.default_model,
+            reserved_concurrency=settings.reserved_concurrency,
+            provisioned_concurrency=provisioned,
+        )
+        for dependency in dependencies:
+            self.price_function.add_environment(dependency.bind(self.price_function.function))
+        self.deployment = CanaryDeployment(self, "CanaryDeployment", alias=self.price_function.alias)
+        self.api = PriceApi(
+            self, "PriceApi",
+            handler=self.price_function.alias,
+            stage_name=settings.stage,
+            throttle_rate_limit=settings.throttle_rate_limit,
+            throttle_burst_limit=settings.throttle_burst_limit,
+            quota_per_day=settings.quota_per_day,
+        )
+        CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API (append v1/...)")
+        CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id,
+                  description="aws apigateway get-api-key --api-key <id> --include-value --query value --output text")
+        CfnOutput(self, "FunctionName", value=self.price_function.function.function_name)
+        CfnOutput(self, "DeploymentGroupName", value=self.deployment.deployment_group.deployment_group_name)

@@ -1,0 +1,181 @@
+"""The S3 model registry's layout, shared by the release CLI (``model.registry``) and the service
+(``lambda_fn.registry_sync``), so both always agree on where a version lives and what is active.
+
+    s3://<bucket>/<name>/<version>/model.pkl            one immutable prefix per model version:
+                                  /model_features.json  the artifact folder of lambda_fn.artifacts,
+                                  /demographics.csv     uploaded with If-None-Match: * (never
+                                  /metadata.json        overwritten), metadata.json last (a version
+                                                        is complete once its metadata exists)
+    SSM parameter <pointer prefix>/<name> = {"version": "<version>" | null,
+                                             "previous": ["<version>" | null, ...],
+                                             "promoted_at": "<UTC time>"}
+
+``version: null`` means "the model baked into the image": the pointer's value before any
+promotion, and what rolling back past the first promotion returns to. ``previous`` is the
+rollback history, newest first; promote pushes onto it, rollback pops it.
+
+Why the pointer is an SSM parameter and not an S3 object:
+- it is the hot path (every Lambda environment and ECS worker reads it every MODEL_REFRESH_SECONDS):
+  Powertools parameters reads SSM with a ``max_age`` cache out of the box;
+- IAM grants read of exactly the pointer parameters and write of them to the deploy role only,
+  apart from the data in the bucket;
+- Parameter Store keeps each parameter's last 100 values with who set them and when
+  (GetParameterHistory, CloudTrail): an audit trail of every release and rollback for free;
+- it is tiny and strongly consistent; at one read per environment per 30 s, the default 40 TPS
+  GetParameter throughput covers about 1,200 concurrent environments.
+The price: SSM has no compare-and-swap, so releases must be serialised (one deploy role, one
+pipeline); the CLI re-reads the pointer just before writing and refuses if it moved meanwhile.
+
+``fetch_predictor`` is the one way a registry version becomes servable, for the CLI and the
+service alike: download into a fresh folder, verify checksums and library versions
+(``load_artifact``), check the metadata names the requested version, smoke test; any failure
+raises ``RegistryError`` or ``ArtifactError`` with the reason, and nothing half-loaded escapes.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from lambda_fn.artifacts import CHECKSUMMED_FILES, METADATA_FILE, ArtifactError, load_artifact
+from lambda_fn.predictor import Predictor
+
+# metadata.json last: its presence is what makes a version visible as complete.
+REGISTRY_FILES = (*CHECKSUMMED_FILES, METADATA_FILE)
+HISTORY_LIMIT = 20  # rollback depth kept in the pointer (an SSM standard parameter holds 4 KB)
+# Names and versions become S3 keys and local folder names: no slashes, no leading dot.
+_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+# Connect fast and retry once: a request that notices a new pointer pays for this, and an
+# unreachable registry must cost seconds, not the function's timeout.
+CLIENT_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 10, "retries": {"mode": "standard", "max_attempts": 2}}
+
+
+class RegistryError(Exception):
+    """The registry is unreachable, or holds no usable answer for what was asked."""
+
+
+def check_id(kind: str, value: str) -> str:
+    if not _SAFE_ID.fullmatch(value):
+        raise RegistryError(f"invalid model {kind} {value!r}: letters, digits, '.', '_', '-' (max 128)")
+    return value
+
+
+class Pointer(BaseModel):
+    """The value of one model name's pointer parameter."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: str | None = None
+    previous: tuple[str | None, ...] = ()
+    promoted_at: str | None = None
+
+    @field_validator("version")
+    @classmethod
+    def _safe_version(cls, value: str | None) -> str | None:
+        if value is not None and not _SAFE_ID.fullmatch(value):
+            raise ValueError(f"unsafe version {value!r}")
+        return value
+
+    @field_validator("previous")
+    @classmethod
+    def _safe_history(cls, value: tuple[str | None, ...]) -> tuple[str | None, ...]:
+        for version in value:
+            cls._safe_version(version)
+        return value
+
+    @classmethod
+    def parse(cls, raw: Any, *, source: str) -> Pointer:
+        try:
+            return cls.model_validate_json(raw) if isinstance(raw, str | bytes) else cls.model_validate(raw)
+        except ValidationError as error:
+            raise RegistryError(f"pointer {source} is not a valid pointer ({raw!r}): {error}") from error
+
+    def promoted(self, version: str | None, at: str) -> Pointer:
+        history = (self.version, *self.previous)[:HISTORY_LIMIT]
+        return Pointer(version=version, previous=history, promoted_at=at)
+
+    def rolled_back(self, at: str) -> Pointer:
+        if not self.previous:
+            raise RegistryError("no previous version to roll back to")
+        return Pointer(version=self.previous[0], previous=self.previous[1:], promoted_at=at)
+
+    def to_json(self) -> str:
+        return self.model_dump_json()
+
+
+def describe_version(version: str | None) -> str:
+    return version or "the image's model"
+
+
+@dataclass(frozen=True)
+class RegistryLocation:
+    bucket: str
+    pointer_prefix: str
+
+    def version_prefix(self, name: str, version: str) -> str:
+        return f"{check_id('name', name)}/{check_id('version', version)}/"
+
+    def key(self, name: str, version: str, file: str) -> str:
+        return self.version_prefix(name, version) + file
+
+    def url(self, name: str, version: str, file: str = "") -> str:
+        return f"s3://{self.bucket}/{self.key(name, version, file)}"
+
+    def pointer_name(self, name: str) -> str:
+        return f"{self.pointer_prefix.rstrip('/')}/{check_id('name', name)}"
+
+
+def aws_client(service: str) -> Any:
+    """A boto3 client with short timeouts (boto3 is imported only by processes that use the registry)."""
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(service, config=Config(**CLIENT_TIMEOUTS))
+
+
+def describe_aws_error(error: Exception) -> str:
+    """'NoSuchKey (missing)', 'EndpointConnectionError: ...': short enough for a log line."""
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", "error"))
+        missing = code in {"404", "NoSuchKey", "NotFound", "ParameterNotFound"}
+        return f"{code}{' (missing)' if missing else ''}: {error}"
+    return f"{type(error).__name__}: {error}"
+
+
+def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path) -> Path:
+    """Every file of ``name``/``version`` into ``folder`` (which must not exist yet)."""
+    folder.mkdir(parents=True)
+    for file in REGISTRY_FILES:
+        try:
+            s3.download_file(location.bucket, location.key(name, version, file), str(folder / file))
+        except Exception as error:  # botocore's ClientError / BotoCoreError, s3transfer's errors
+            raise RegistryError(f"could not download {location.url(name, version, file)}: "
+                                f"{describe_aws_error(error)}") from error
+    return folder
+
+
+def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str, workdir: Path) -> Predictor:
+    """Download, verify, load and smoke-test one registry version; the downloaded files are removed
+    whatever happens (the returned predictor holds everything it needs in memory)."""
+    folder = Path(workdir) / f"{check_id('name', name)}-{check_id('version', version)}-{uuid.uuid4().hex[:8]}"
+    try:
+        download_version(s3, location, name, version, folder)
+        try:
+            artifact = load_artifact(folder)
+        except ArtifactError as error:  # name the registry's copy, not the temporary folder
+            raise ArtifactError(str(error).replace(str(folder), location.url(name, version).rstrip("/"))) from error
+        if (artifact.name, artifact.version) != (name, version):
+            raise ArtifactError(f"{location.url(name, version)} holds {artifact.name} {artifact.version} "
+                                "according to its metadata.json: refusing a mislabelled version")
+        predictor = Predictor(artifact)
+        predictor.smoke_test()
+        return predictor
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

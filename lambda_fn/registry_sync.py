@@ -1,0 +1,169 @@
+"""Following the model registry while serving: the service half of safe hot swaps.
+
+Layout and pointer format: ``lambda_fn.model_registry``. Contract:
+
+- ``RegistrySync.refresh(store)`` runs once at cold start (``get_model_store``) and at the start
+  of every request (the ``refresh_models`` Powertools middleware). Lambda runs no code between
+  invocations, so the request path is the one place a check can run on both front doors; it
+  costs a lock attempt and a cache lookup, because the pointer parameters are read through
+  Powertools parameters with ``max_age=MODEL_REFRESH_SECONDS``.
+- When a pointer names a version other than the one served, the version is downloaded to
+  MODEL_DOWNLOAD_DIR, verified (checksums, scikit-learn version, name and version), loaded and
+  smoke-tested, and only then swapped in with ``ModelStore.replace``: one reference assignment;
+  requests that already hold the old predictor finish with it. ``version: null`` (or the
+  image's own version) reloads the model baked into the image, with no download.
+- Any failure (pointer missing, malformed or unreadable; S3 unreachable; a file missing; a
+  checksum, library version or smoke test wrong) keeps the served model, logs an error naming
+  the model, both versions and the reason, emits ``ModelSwapFailed`` (dimension ``model_name``),
+  and pauses checks for MODEL_REFRESH_SECONDS: a broken release costs one attempt per interval
+  per environment, not one per request, and the metric keeps firing while the pointer is wrong.
+- One thread refreshes at a time; the others keep answering with the current model, unblocked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+
+from lambda_fn.artifacts import ArtifactError, latest_version_folder, load_artifact
+from lambda_fn.model_registry import (
+    Pointer,
+    RegistryError,
+    RegistryLocation,
+    aws_client,
+    describe_version,
+    fetch_predictor,
+)
+from lambda_fn.observability import logger, metrics
+from lambda_fn.predictor import Predictor
+from lambda_fn.settings import Settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+
+    from lambda_fn.model_store import ModelStore
+
+# Reasons that are news, not bugs: printed without a traceback.
+EXPECTED_FAILURES = (RegistryError, ArtifactError)
+
+
+class RegistrySync:
+    def __init__(self, *, location: RegistryLocation, model_dir: Path, baked_versions: Mapping[str, str],
+                 refresh_seconds: int, download_dir: Path, ssm: Any, s3: Any,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+        self.location = location
+        self.refresh_seconds = refresh_seconds
+        self._model_dir = Path(model_dir)
+        self._baked = dict(baked_versions)  # model name -> version baked into the image
+        self._download_dir = Path(download_dir)
+        self.s3 = s3
+        self.ssm = ssm
+        self._pointers = SSMProvider(boto3_client=ssm)
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._paused_until = float("-inf")
+
+    @classmethod
+    def from_settings(cls, settings: Settings, baked_versions: Mapping[str, str]) -> RegistrySync:
+        return cls(location=RegistryLocation(settings.registry_bucket or "", settings.pointer_prefix),
+                   model_dir=settings.model_dir, baked_versions=baked_versions,
+                   refresh_seconds=settings.refresh_seconds, download_dir=settings.download_dir,
+                   ssm=aws_client("ssm"), s3=aws_client("s3"))
+
+    def refresh(self, store: ModelStore, *, force: bool = False) -> None:
+        """Swap in every model whose pointer moved; never raises, never blocks on another refresh."""
+        if not force and self.clock() < self._paused_until:
+            return
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            healthy = all([self._follow(store, name) for name in self._baked])
+        except Exception:  # a bug here must cost a log line, never a request
+            logger.exception("model registry refresh failed: still serving the current models")
+            healthy = False
+        finally:
+            self._lock.release()
+        if not healthy:
+            self._paused_until = self.clock() + self.refresh_seconds
+
+    def _follow(self, store: ModelStore, name: str) -> bool:
+        wanted: str | None = None
+        served = store.get(name).version
+        try:
+            wanted = self._wanted_version(name)
+            if (wanted or self._baked[name]) == served:
+                return True
+            predictor = self._load(name, wanted)
+            store.replace(predictor)
+        except Exception as error:  # a release must never break serving: keep the current model
+            self._report_failure(name, wanted, served, error)
+            return False
+        logger.info("model swapped", extra={"model_name": name, "from_version": served,
+                                            "to_version": predictor.version})
+        _count("ModelSwapped", name)
+        return True
+
+    def _wanted_version(self, name: str) -> str | None:
+        parameter = self.location.pointer_name(name)
+        try:
+            raw = self._pointers.get(parameter, max_age=self.refresh_seconds)
+        except Exception as error:  # Powertools' GetParameterError carries the SDK's message
+            raise RegistryError(f"could not read pointer {parameter}: {error}") from error
+        return Pointer.parse(raw, source=parameter).version
+
+    def _load(self, name: str, version: str | None) -> Predictor:
+        if version is None or version == self._baked[name]:
+            predictor = Predictor(load_artifact(latest_version_folder(self._model_dir, name)))
+            predictor.smoke_test()
+            return predictor
+        return fetch_predictor(self.s3, self.location, name, version, self._download_dir)
+
+    def _report_failure(self, name: str, wanted: str | None, served: str, error: Exception) -> None:
+        logger.error("model swap failed: still serving the current model",
+                     extra={"model_name": name, "wanted_version": describe_version(wanted),
+                            "served_version": served, "reason": f"{type(error).__name__}: {error}",
+                            "retry_in_seconds": self.refresh_seconds},
+                     exc_info=not isinstance(error, EXPECTED_FAILURES))
+        _count("ModelSwapFailed", name)
+
+
+def _count(metric: str, model_name: str) -> None:
+    # Emitted at once with its own dimensions, apart from the request's metrics (which carry the
+    # serving model_version): an alarm on ModelSwapFailed needs only the model name.
+    with single_metric(name=metric, unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
+                       default_dimensions={"service": metrics.service, "model_name": model_name}):
+        pass  # printed as EMF when the block closes
+
+
+def follow_registry(store: ModelStore, settings: Settings) -> None:
+    """Attach the registry to a freshly loaded store and swap in the promoted versions before the
+    first request; if the registry cannot even be set up, the image's models keep serving."""
+    try:
+        sync = RegistrySync.from_settings(settings, {p.name: p.version for p in store.predictors()})
+    except Exception as error:
+        logger.exception("model registry unusable: serving the image's models",
+                         extra={"bucket": settings.registry_bucket, "reason": str(error)})
+        for name in store.names():
+            _count("ModelSwapFailed", name)
+        return
+    store.updates = sync
+    store.refresh(force=True)
+
+
+def refresh_models(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Powertools middleware: before each route, let the store follow the registry.
+
+    Wired in ``lambda_fn/handler.py`` with ``app.use(middlewares=[refresh_models])``.
+    """
+    from lambda_fn.model_store import get_model_store
+
+    get_model_store().refresh()
+    return next_middleware(app)

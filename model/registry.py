@@ -1,0 +1,236 @@
+"""Release models through the S3 model registry (layout and pointer: ``lambda_fn/model_registry.py``).
+
+    python -m model.registry publish  [--name basic] [--version V]  upload model/artifacts/<name>/<V>
+                                                                     (default: its LATEST); never overwrites
+    python -m model.registry promote  --version V [--name basic]    verify, smoke-test, price the future
+                                                                     examples, then move the pointer
+    python -m model.registry promote  --image [--name basic]        back to the model baked into the image
+    python -m model.registry rollback [--name basic]                move the pointer back one release
+    python -m model.registry list     [--name basic]                versions, the active one, the history
+
+The bucket and pointer prefix come from ``--bucket`` / ``--pointer-prefix`` or the variables the
+service itself reads (MODEL_REGISTRY_BUCKET, MODEL_POINTER_PREFIX); AWS credentials from the usual
+chain, as the registry's deploy role (it alone may write). Running services follow a promotion or
+a rollback within MODEL_REFRESH_SECONDS, with no new image and no restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import datetime
+import hashlib
+import json
+import math
+import os
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lambda_fn.artifacts import METADATA_FILE, ArtifactError, latest_version_folder, load_artifact
+from lambda_fn.model_registry import (
+    REGISTRY_FILES,
+    Pointer,
+    RegistryError,
+    RegistryLocation,
+    aws_client,
+    check_id,
+    describe_aws_error,
+    describe_version,
+    fetch_predictor,
+)
+from lambda_fn.predictor import Predictor
+from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX
+from model import data
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _error_code(error: Exception) -> str:
+    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+@dataclass
+class Registry:
+    location: RegistryLocation
+    s3: Any
+    ssm: Any
+
+    def names(self) -> list[str]:
+        return self._children("")
+
+    def versions(self, name: str) -> list[str]:
+        return sorted(v for v in self._children(f"{check_id('name', name)}/") if self.is_published(name, v))
+
+    def _children(self, prefix: str) -> list[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.location.bucket, Prefix=prefix, Delimiter="/")
+        return [p["Prefix"][len(prefix):].rstrip("/") for page in pages for p in page.get("CommonPrefixes", [])]
+
+    def has_objects(self, name: str, version: str) -> bool:
+        listed = self.s3.list_objects_v2(Bucket=self.location.bucket, MaxKeys=1,
+                                         Prefix=self.location.version_prefix(name, version))
+        return listed.get("KeyCount", 0) > 0
+
+    def is_published(self, name: str, version: str) -> bool:
+        try:
+            self.s3.head_object(Bucket=self.location.bucket, Key=self.location.key(name, version, METADATA_FILE))
+        except Exception as error:
+            if _error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise RegistryError(f"could not read {self.location.url(name, version)}: "
+                                f"{describe_aws_error(error)}") from error
+        return True
+
+    def metadata(self, name: str, version: str) -> dict[str, Any]:
+        body = self.s3.get_object(Bucket=self.location.bucket, Key=self.location.key(name, version, METADATA_FILE))
+        return json.loads(body["Body"].read())
+
+    def read_pointer(self, name: str) -> tuple[Pointer, int]:
+        parameter = self.location.pointer_name(name)
+        try:
+            found = self.ssm.get_parameter(Name=parameter)["Parameter"]
+        except Exception as error:
+            hint = ": deploy the stack with the ModelRegistry construct, which creates it" \
+                if _error_code(error) == "ParameterNotFound" else ""
+            raise RegistryError(f"could not read pointer {parameter}: {describe_aws_error(error)}{hint}") from error
+        return Pointer.parse(found["Value"], source=parameter), found["Version"]
+
+    def write_pointer(self, name: str, pointer: Pointer, *, read_at_version: int) -> None:
+        # SSM has no compare-and-swap: re-read just before writing, so a release that raced
+        # another one fails loudly instead of silently dropping the other's history.
+        _, current = self.read_pointer(name)
+        if current != read_at_version:
+            raise RegistryError(f"pointer {self.location.pointer_name(name)} changed while this command ran "
+                                "(another release?): nothing written; run it again")
+        self.ssm.put_parameter(Name=self.location.pointer_name(name), Value=pointer.to_json(),
+                               Type="String", Overwrite=True)
+
+
+def publish(registry: Registry, artifacts: Path, name: str, version: str | None) -> str:
+    folder = artifacts / name / version if version else latest_version_folder(artifacts, name)
+    artifact = load_artifact(folder)
+    Predictor(artifact).smoke_test()
+    version = check_id("version", folder.name)
+    if (artifact.name, artifact.version) != (name, version):
+        raise ArtifactError(f"{folder} describes itself as {artifact.name} {artifact.version}: refusing to publish")
+    if registry.has_objects(name, version):
+        raise RegistryError(f"{registry.location.url(name, version)} already exists: versions are immutable "
+                            "(train a new version instead)")
+    for file in REGISTRY_FILES:  # metadata.json last: a version is complete once it is there
+        body = (folder / file).read_bytes()
+        try:
+            registry.s3.put_object(Bucket=registry.location.bucket, Key=registry.location.key(name, version, file),
+                                   Body=body, IfNoneMatch="*",
+                                   ChecksumSHA256=base64.b64encode(hashlib.sha256(body).digest()).decode())
+        except Exception as error:
+            raise RegistryError(f"could not upload {registry.location.url(name, version, file)}: "
+                                f"{describe_aws_error(error)}") from error
+    print(f"published {name} {version} to {registry.location.url(name, version)}")
+    return version
+
+
+def check_candidate(registry: Registry, name: str, version: str, workdir: Path) -> Predictor:
+    """What the service will check (checksums, libraries, smoke test), plus the 100 future examples."""
+    if not registry.is_published(name, version):
+        raise RegistryError(f"{registry.location.url(name, version)} is not published (see `list`)")
+    predictor = fetch_predictor(registry.s3, registry.location, name, version, workdir)
+    houses = json.loads(data.load_future_examples().to_json(orient="records"))
+    prices = predictor.predict(houses)
+    bad = [i for i, price in enumerate(prices) if not (math.isfinite(price) and price > 0)]
+    if len(prices) != len(houses) or bad:
+        raise ArtifactError(f"{name} {version} priced future examples {bad[:10]} as non-positive or not finite")
+    print(f"checked {name} {version}: checksums, libraries, smoke test, {len(prices)} future examples priced "
+          f"(${min(prices):,.0f} to ${max(prices):,.0f})")
+    return predictor
+
+
+def promote(registry: Registry, name: str, version: str | None, workdir: Path) -> None:
+    """``version=None``: each environment serves the model baked into its own image (which it
+    verifies itself at cold start): the safe state while an image with new library pins rolls out."""
+    pointer, read_at = registry.read_pointer(name)
+    if pointer.version == version:
+        print(f"{name}: {describe_version(version)} is already active")
+        return
+    if version is not None:
+        check_candidate(registry, name, version, workdir)
+    registry.write_pointer(name, pointer.promoted(version, _now()), read_at_version=read_at)
+    print(f"promoted {name}: {describe_version(pointer.version)} -> {describe_version(version)}")
+
+
+def rollback(registry: Registry, name: str, workdir: Path) -> None:
+    pointer, read_at = registry.read_pointer(name)
+    target = pointer.rolled_back(_now())
+    if target.version is not None:
+        check_candidate(registry, name, target.version, workdir)
+    registry.write_pointer(name, target, read_at_version=read_at)
+    print(f"rolled back {name}: {describe_version(pointer.version)} -> {describe_version(target.version)}")
+
+
+def show(registry: Registry, names: list[str]) -> None:
+    for name in names:
+        try:
+            pointer, _ = registry.read_pointer(name)
+        except RegistryError as error:
+            pointer = None
+            print(f"{name}: {error}")
+        else:
+            history = ", ".join(describe_version(v) for v in pointer.previous) or "none"
+            print(f"{name}: active {describe_version(pointer.version)} (promoted {pointer.promoted_at or '-'}); "
+                  f"rollback history: {history}")
+        for version in registry.versions(name):
+            meta = registry.metadata(name, version)
+            mape = meta.get("metrics", {}).get("held_out", {}).get("mape")
+            marker = "*" if pointer and pointer.version == version else " "
+            print(f"  {marker} {version}  created {meta.get('created_at', '?')}  "
+                  f"held-out MAPE {f'{mape:.1%}' if mape is not None else '?'}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m model.registry", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bucket", default=os.environ.get("MODEL_REGISTRY_BUCKET"),
+                        help="registry bucket (default $MODEL_REGISTRY_BUCKET)")
+    parser.add_argument("--pointer-prefix", default=os.environ.get("MODEL_POINTER_PREFIX", DEFAULT_POINTER_PREFIX),
+                        help="SSM path of the pointers (default $MODEL_POINTER_PREFIX or %(default)s)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for command in ("publish", "promote", "rollback", "list"):
+        sub = commands.add_parser(command)
+        sub.add_argument("--name", default=None if command == "list" else os.environ.get("DEFAULT_MODEL", "basic"))
+        if command == "publish":
+            sub.add_argument("--version", help="default: the folder named by model/artifacts/<name>/LATEST")
+        if command == "promote":
+            target = sub.add_mutually_exclusive_group(required=True)
+            target.add_argument("--version", help="a published version (see list)")
+            target.add_argument("--image", action="store_true", help="the model baked into each running image")
+        if command == "publish":
+            sub.add_argument("--artifacts", type=Path, default=DEFAULT_MODEL_DIR, help="local artifact root")
+    args = parser.parse_args(argv)
+    if not args.bucket:
+        parser.error("no registry bucket: pass --bucket or set MODEL_REGISTRY_BUCKET")
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    registry = Registry(RegistryLocation(args.bucket, args.pointer_prefix), aws_client("s3"), aws_client("ssm"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="model-registry-") as workdir:
+            if args.command == "publish":
+                publish(registry, args.artifacts, args.name, args.version)
+            elif args.command == "promote":
+                promote(registry, args.name, None if args.image else args.version, Path(workdir))
+            elif args.command == "rollback":
+                rollback(registry, args.name, Path(workdir))
+            else:
+                show(registry, [args.name] if args.name else registry.names())
+    except (RegistryError, ArtifactError, FileNotFoundError, BotoCoreError, ClientError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""``sam build`` and ``sam local`` on the synthesized CDK template (``make sam-invoke``, ``make sam-api``).
+
+    python -m scripts.container.sam_local invoke [EVENT.json ...]   every events/*.json by default
+    python -m scripts.container.sam_local api [--port 3000]         sam local start-api, warm containers
+
+The CDK app is synthesized first (see ``cdk_templates``); ``sam build`` builds the function's image
+from the repository's Dockerfile and ``sam local`` runs it. SAM runs through ``$SAM_CLI`` with
+``--docker-network host --container-host 127.0.0.1 --skip-pull-image``; a response counts only when
+its text is there (SAM can exit 0 when the container never answered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scripts.container import cdk_templates
+from scripts.container.loopback import HOST, free_port, request, wait_for
+from scripts.container.toolchain import ROOT, ensure_sam, log, remove_container, run, toolchain
+
+BUILD_DIR = ROOT / ".aws-sam" / "build"
+EVENTS_DIR = ROOT / "events"
+LOCAL_FLAGS = ("--docker-network", "host", "--container-host", HOST, "--skip-pull-image")
+
+
+@dataclass(frozen=True)
+class SamBuild:
+    template: Path  # .aws-sam/build/template.yaml
+    function_id: str
+    image: str  # the image sam build tagged
+    environment: dict[str, str]  # the function's environment in the template
+
+
+def build(*, synthesize: bool = True) -> SamBuild:
+    """Synthesize (unless done already), write the SAM copy of the serverless template and
+    ``sam build`` its image function."""
+    tools = toolchain()
+    ensure_sam()
+    if synthesize:
+        cdk_templates.synth()
+    source, function_id = cdk_templates.sam_template(tools.base_image)
+    function = cdk_templates.image_function()
+    started = time.monotonic()
+    run([*tools.sam_cli, "build", function_id, "--template", str(source), "--build-dir", str(BUILD_DIR)],
+        env=tools.env, timeout=1200)
+    image = f"{function_id.lower()}:sam-local"
+    log(f"sam build {function_id} ({function.stack}) -> {image} in {time.monotonic() - started:.1f} s")
+    variables = function.resource["Properties"].get("Environment", {}).get("Variables", {})
+    return SamBuild(BUILD_DIR / "template.yaml", function_id, image,
+                    {k: v for k, v in variables.items() if isinstance(v, str)})
+
+
+@dataclass(frozen=True)
+class Invocation:
+    event: Path
+    response: dict[str, Any] | None  # the function's answer (proxy response or error); None: no answer
+    seconds: float
+    returncode: int
+    log: str
+
+    @property
+    def status(self) -> int | None:
+        return self.response.get("statusCode") if self.response else None
+
+    @property
+    def body(self) -> Any:
+        return json.loads(self.response["body"]) if self.response and "body" in self.response else None
+
+
+def _last_json_object(text: str) -> dict[str, Any] | None:
+    for line in reversed(text.strip().splitlines()):
+        with contextlib.suppress(ValueError):
+            value = json.loads(line)
+            if isinstance(value, dict):  # a proxy response, or the runtime's errorMessage/errorType
+                return value
+    return None
+
+
+def invoke(sam: SamBuild, event: Path) -> Invocation:
+    """``sam local invoke`` of the function with one event file: a fresh container, removed after."""
+    tools = toolchain()
+    started = time.monotonic()
+    result = run([*tools.sam_cli, "local", "invoke", sam.function_id, "--template", str(sam.template),
+                  "--event", str(event), *LOCAL_FLAGS], env=tools.env, check=False, timeout=300)
+    seconds = time.monotonic() - started
+    for line in result.stderr.splitlines():  # SAM removes its container; make sure of it
+        if line.startswith("SAM_CONTAINER_ID:"):
+            remove_container(line.split(":", 1)[1].strip())
+    return Invocation(event, _last_json_object(result.stdout), seconds, result.returncode, result.stderr[-3000:])
+
+
+def invoke_all(sam: SamBuild, events: list[Path], *, workers: int = 2) -> list[Invocation]:
+    """Invoke each event (in order of the list). The first runs alone, since SAM builds its emulation
+    image on first use; the rest run ``workers`` at a time (each is a separate container)."""
+    if not events:
+        return []
+    first = invoke(sam, events[0])
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return [first, *pool.map(lambda event: invoke(sam, event), events[1:])]
+
+
+def _containers_of(image: str) -> set[str]:
+    listed = run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"ancestor={image}"], check=False).stdout
+    return set(listed.split())
+
+
+@contextlib.contextmanager
+def start_api(sam: SamBuild, port: int | None = None, *, startup_timeout: float = 120) -> Iterator[str]:
+    """``sam local start-api`` on 127.0.0.1 with a warm container; stopped and cleaned up on exit."""
+    tools = toolchain()
+    port = port or free_port()
+    rapid_image = f"{sam.image.split(':')[0]}:rapid-x86_64"
+    before = _containers_of(rapid_image)
+    log_path = ROOT / ".aws-sam" / f"start-api-{port}.log"
+    url = f"http://{HOST}:{port}"
+    with log_path.open("w") as log_file:
+        process = subprocess.Popen(
+            [*tools.sam_cli, "local", "start-api", "--template", str(sam.template), "--host", HOST,
+             "--port", str(port), "--warm-containers", "EAGER", *LOCAL_FLAGS],
+            cwd=ROOT, env=tools.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            try:
+                wait_for(lambda: request(f"{url}/v1/health", timeout=30)[0] == 200, timeout=startup_timeout,
+                         interval=0.5, alive=lambda: process.poll() is None, what="sam local start-api")
+            except Exception as error:
+                log_text = log_path.read_text()[-3000:]
+                raise RuntimeError(f"{error}\n--- sam local start-api log ---\n{log_text}") from error
+            yield url
+        finally:
+            _stop(process)
+            for container in _containers_of(rapid_image) - before:
+                remove_container(container)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """SIGTERM (SAM then removes its containers; SIGINT may be ignored in a background job), then SIGKILL."""
+    for sig, wait in ((signal.SIGTERM, 45), (signal.SIGKILL, 15)):
+        if process.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=wait)
+
+
+def _summary(invocation: Invocation) -> str:
+    name = invocation.event.name
+    if invocation.response is None:
+        return f"{name:<28} NO ANSWER (sam exit {invocation.returncode})\n{invocation.log}"
+    if invocation.status is None:
+        error = invocation.response
+        return f"{name:<28} FUNCTION ERROR {error.get('errorType')}: {error.get('errorMessage')}"
+    body = json.dumps(invocation.body)
+    shown = body if len(body) <= 200 else body[:200] + "..."
+    return f"{name:<28} {invocation.status}  {invocation.seconds:4.1f} s  {shown}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    invoke_parser = commands.add_parser("invoke", help="sam local invoke with each event")
+    invoke_parser.add_argument("events", nargs="*", type=Path, help="event files (default: events/*.json)")
+    api_parser = commands.add_parser("api", help="sam local start-api in the foreground (Ctrl-C stops it)")
+    api_parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    args = parser.parse_args(argv)
+
+    sam = build()
+    if args.command == "invoke":
+        events = args.events or sorted(EVENTS_DIR.glob("*.json"))
+        invocations = invoke_all(sam, events)
+        for invocation in invocations:
+            print(_summary(invocation), flush=True)
+        answered = sum(invocation.status is not None for invocation in invocations)
+        print(f"{answered} of {len(events)} events answered by {sam.function_id} (image {sam.image})")
+        return 0 if answered == len(events) else 1
+    tools = toolchain()
+    cmd = [*tools.sam_cli, "local", "start-api", "--template", str(sam.template), "--host", HOST,
+           "--port", str(args.port), "--warm-containers", "EAGER", *LOCAL_FLAGS]
+    print(f"serving {sam.function_id} on http://{HOST}:{args.port} (Ctrl-C stops it); try:\n"
+          f"  .venv/bin/python scripts/submit_examples.py --url http://{HOST}:{args.port}", flush=True)
+    sys.stdout.flush()
+    os.execvpe(cmd[0], cmd, tools.env)  # SAM gets Ctrl-C itself and removes its containers
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

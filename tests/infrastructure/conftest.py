@@ -1,0 +1,81 @@
+"""Synthesizes the CDK app in-process (no CDK CLI, node only through jsii, no AWS, no Docker),
+once per configuration per session, with the context of ``cdk.json`` - the same defaults
+``cdk synth`` uses - plus per-configuration overrides."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from aws_cdk import App, cx_api
+from aws_cdk.assertions import Template
+
+from infra import constants as c
+from infra.app import build_app
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+# A deployment with everything optional switched on: provisioned concurrency with a reserved
+# ceiling, HTTPS on the load balancer, two client ranges, another stage.
+SCALED_CONTEXT = {
+    "stage": "prod",
+    "provisionedConcurrency": "true",
+    "provisionedConcurrencyMin": "2",
+    "provisionedConcurrencyMax": "8",
+    "reservedConcurrency": "20",
+    "memoryMb": "1769",
+    "allowedCidrs": "198.51.100.0/24,192.0.2.10/32",
+    "certificateArn": "arn:aws:acm:us-west-2:111122223333:certificate/0b1c2d3e-1111-2222-3333-444455556666",
+    "throttleRateLimit": "20",
+    "throttleBurstLimit": "40",
+    "quotaPerDay": "5000",
+}
+
+
+def cdk_json_context() -> dict:
+    return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
+
+
+@dataclass
+class Synthesized:
+    app: App
+    assembly: cx_api.CloudAssembly
+    stage: str
+
+    def template(self, kind: str) -> Template:
+        return Template.from_json(self.stack(kind).template)
+
+    def stack(self, kind: str) -> cx_api.CloudFormationStackArtifact:
+        return self.assembly.get_stack_by_name(f"{c.STACK_PREFIX}{kind}-{self.stage}")
+
+    @property
+    def templates(self) -> dict[str, dict]:
+        return {stack.stack_name: stack.template for stack in self.assembly.stacks}
+
+
+def synthesize(outdir: Path, **overrides: str) -> Synthesized:
+    context = {**cdk_json_context(), **overrides}
+    app = build_app(App(context=context, outdir=str(outdir)))
+    return Synthesized(app=app, assembly=app.synth(), stage=context["stage"])
+
+
+@pytest.fixture(scope="session")
+def default(tmp_path_factory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk-default"))
+
+
+@pytest.fixture(scope="session")
+def scaled(tmp_path_factory) -> Synthesized:
+    return synthesize(tmp_path_factory.mktemp("cdk-scaled"), **SCALED_CONTEXT)
+
+
+@pytest.fixture(scope="session")
+def serverless(default) -> Template:
+    return default.template("Serverless")
+
+
+@pytest.fixture(scope="session")
+def ecs(default) -> Template:
+    return default.template("Ecs")

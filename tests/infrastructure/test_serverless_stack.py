@@ -1,0 +1,190 @@
+"""The serverless path: API Gateway (API key) -> alias ``live`` -> container-image Lambda."""
+
+from __future__ import annotations
+
+import json
+
+from aws_cdk.assertions import Template
+
+from infra import constants as c
+from tests.infrastructure.helpers import api_routes, only
+
+
+def _alias_id(template: Template) -> str:
+    return only(template, "AWS::Lambda::Alias")[0]
+
+
+def test_function_runs_the_image_with_the_measured_size(serverless):
+    # Given the default context, When synthesized, Then the function is the image, sized by constants.
+    _, function = only(serverless, "AWS::Lambda::Function")
+    properties = function["Properties"]
+    assert properties["PackageType"] == "Image"
+    assert "ImageUri" in properties["Code"] and "Handler" not in properties and "Runtime" not in properties
+    assert properties["Architectures"] == ["x86_64"]
+    assert properties["MemorySize"] == c.LAMBDA_MEMORY_MB == 1024
+    assert properties["Timeout"] == c.LAMBDA_TIMEOUT.to_seconds() == 10
+    assert properties["TracingConfig"] == {"Mode": "Active"}
+    assert "ReservedConcurrentExecutions" not in properties
+
+
+def test_function_environment_carries_the_powertools_settings(serverless):
+    serverless.has_resource_properties("AWS::Lambda::Function", {
+        "Environment": {"Variables": {
+            "POWERTOOLS_SERVICE_NAME": "price-service",
+            "POWERTOOLS_METRICS_NAMESPACE": "SoundRealty",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+            "DEFAULT_MODEL": "basic",
+            "OMP_NUM_THREADS": "1",
+        }},
+    })
+
+
+def test_function_logs_to_its_own_group_with_retention(serverless):
+    _, function = only(serverless, "AWS::Lambda::Function")
+    group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+    assert serverless.to_json()["Resources"][group]["Properties"]["RetentionInDays"] == 30
+
+
+def test_alias_live_points_at_a_published_version(serverless):
+    _, alias = only(serverless, "AWS::Lambda::Alias")
+    version_id, version = only(serverless, "AWS::Lambda::Version")
+    assert alias["Properties"]["Name"] == "live"
+    assert alias["Properties"]["FunctionVersion"] == {"Fn::GetAtt": [version_id, "Version"]}
+    # A superseded version stays, so the alias can be pointed back at it.
+    assert (version["DeletionPolicy"], version["UpdateReplacePolicy"]) == ("Retain", "Retain")
+
+
+def test_image_updates_shift_the_alias_by_canary_and_roll_back_on_alarms(serverless):
+    _, alias = only(serverless, "AWS::Lambda::Alias")
+    group_id, group = only(serverless, "AWS::CodeDeploy::DeploymentGroup")
+    # The alias update is handed to this deployment group.
+    assert alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]["DeploymentGroupName"] == {"Ref": group_id}
+    assert group["Properties"]["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+    rollback = group["Properties"]["AutoRollbackConfiguration"]
+    assert rollback["Enabled"] is True
+    assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(rollback["Events"])
+
+    # The group watches exactly two alarms, both on the alias (not the function, not $LATEST).
+    alarms = serverless.find_resources("AWS::CloudWatch::Alarm")
+    assert group["Properties"]["AlarmConfiguration"]["Enabled"] is True
+    assert sorted(a["Name"]["Ref"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]) == sorted(alarms)
+    function_id, _ = only(serverless, "AWS::Lambda::Function")
+    on_alias = [{"Name": "FunctionName", "Value": {"Ref": function_id}},
+                {"Name": "Resource", "Value": {"Fn::Join": ["", [{"Ref": function_id}, ":live"]]}}]
+    by_metric = {alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms.values()}
+    assert set(by_metric) == {"Errors", "Duration"}
+    assert all(alarm["Dimensions"] == on_alias for alarm in by_metric.values())
+
+    errors = by_metric["Errors"]
+    assert (errors["Statistic"], errors["Threshold"], errors["ComparisonOperator"]) == (
+        "Sum", 1, "GreaterThanOrEqualToThreshold")
+    latency = by_metric["Duration"]
+    assert (latency["ExtendedStatistic"], latency["Threshold"], latency["ComparisonOperator"]) == (
+        "p99", c.ALARM_P99_LATENCY_MS, "GreaterThanThreshold")
+    # A canary lasts 5 minutes: both alarms must be able to fire within it.
+    for alarm in by_metric.values():
+        assert alarm["Period"] * alarm.get("DatapointsToAlarm", alarm["EvaluationPeriods"]) <= 300
+        assert alarm["TreatMissingData"] == "notBreaching"
+
+
+def test_every_route_requires_an_api_key_and_proxies_to_the_alias(serverless):
+    routes = api_routes(serverless)
+    assert set(routes) == set(c.ROUTES)
+    alias_id = _alias_id(serverless)
+    for (verb, path), method in routes.items():
+        assert method["ApiKeyRequired"] is True, f"{verb} {path} answers without an API key"
+        integration = method["Integration"]
+        assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
+        assert {"Ref": alias_id} in integration["Uri"]["Fn::Join"][1], f"{verb} {path} skips alias live"
+
+
+def test_predict_routes_declare_the_optional_model_query_parameter(serverless):
+    for (verb, path), method in api_routes(serverless).items():
+        expected = {"method.request.querystring.model": False} if path in c.MODEL_QUERY_ROUTES else None
+        assert method.get("RequestParameters") == expected, f"{verb} {path}"
+
+
+def test_answers_api_gateway_gives_itself_use_the_service_error_format(serverless):
+    responses = {r["Properties"]["ResponseType"]: r["Properties"]
+                 for r in serverless.find_resources("AWS::ApiGateway::GatewayResponse").values()}
+    assert {kind: r["StatusCode"] for kind, r in responses.items()} == {
+        "MISSING_AUTHENTICATION_TOKEN": "404", "INVALID_API_KEY": "403", "THROTTLED": "429", "QUOTA_EXCEEDED": "429"}
+    for response in responses.values():
+        body = json.loads(response["ResponseTemplates"]["application/json"])
+        assert set(body) == {"error", "message", "details"}
+    assert json.loads(responses["MISSING_AUTHENTICATION_TOKEN"]["ResponseTemplates"]["application/json"])[
+        "error"] == "not_found"  # as the function answers an unknown route locally
+
+
+def test_api_gateway_may_invoke_only_the_alias(serverless):
+    alias_id = _alias_id(serverless)
+    permissions = serverless.find_resources("AWS::Lambda::Permission")
+    assert len(permissions) == len(c.ROUTES)  # one per method, no test-invoke extras
+    for permission in permissions.values():
+        assert permission["Properties"]["FunctionName"] == {"Ref": alias_id}
+        assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"
+
+
+def test_usage_plan_throttles_and_caps_the_client_key(serverless):
+    plan_id, plan = only(serverless, "AWS::ApiGateway::UsagePlan")
+    assert plan["Properties"]["Throttle"] == {"RateLimit": 50, "BurstLimit": 100}
+    assert plan["Properties"]["Quota"] == {"Limit": 10_000, "Period": "DAY"}
+    key_id, _ = only(serverless, "AWS::ApiGateway::ApiKey")
+    serverless.has_resource_properties("AWS::ApiGateway::UsagePlanKey", {
+        "KeyId": {"Ref": key_id}, "KeyType": "API_KEY", "UsagePlanId": {"Ref": plan_id},
+    })
+    stage_id, _ = only(serverless, "AWS::ApiGateway::Stage")
+    assert plan["Properties"]["ApiStages"][0]["Stage"] == {"Ref": stage_id}
+
+
+def test_stage_writes_access_logs_and_traces(serverless):
+    _, stage = only(serverless, "AWS::ApiGateway::Stage")
+    properties = stage["Properties"]
+    assert properties["StageName"] == "dev"
+    assert properties["TracingEnabled"] is True
+    assert "$context.identity.apiKeyId" in properties["AccessLogSetting"]["Format"]
+    assert len(properties["MethodSettings"]) == 1
+    settings = properties["MethodSettings"][0]
+    assert (settings["ResourcePath"], settings["HttpMethod"]) == ("/*", "*")
+    assert settings["LoggingLevel"] == "ERROR" and settings["MetricsEnabled"] is True
+    assert settings["DataTraceEnabled"] is False  # request bodies stay out of the logs
+    assert (settings["ThrottlingRateLimit"], settings["ThrottlingBurstLimit"]) == (50, 100)
+
+
+def test_outputs_name_the_url_and_the_key(serverless):
+    outputs = serverless.to_json()["Outputs"]
+    assert {"ApiUrl", "ApiKeyId", "FunctionName", "DeploymentGroupName"} <= set(outputs)
+    url = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
+    assert url[0] == "https://" and ".execute-api.us-west-2." in url and url[-1] == "/"
+
+
+def test_provisioned_concurrency_is_off_by_default(serverless):
+    serverless.resource_count_is("AWS::ApplicationAutoScaling::ScalableTarget", 0)
+    _, alias = only(serverless, "AWS::Lambda::Alias")
+    assert "ProvisionedConcurrencyConfig" not in alias["Properties"]
+
+
+def test_switched_on_provisioned_concurrency_tracks_utilisation(scaled):
+    # Given provisionedConcurrency=true, min 2, max 8, reservedConcurrency 20 in the context
+    template = scaled.template("Serverless")
+    _, alias = only(template, "AWS::Lambda::Alias")
+    assert alias["Properties"]["ProvisionedConcurrencyConfig"] == {"ProvisionedConcurrentExecutions": 2}
+    target_id, target = only(template, "AWS::ApplicationAutoScaling::ScalableTarget")
+    assert target["Properties"]["ScalableDimension"] == "lambda:function:ProvisionedConcurrency"
+    assert (target["Properties"]["MinCapacity"], target["Properties"]["MaxCapacity"]) == (2, 8)
+    assert target["Properties"]["ResourceId"]["Fn::Join"][1][-1] == ":live"
+    template.has_resource_properties("AWS::ApplicationAutoScaling::ScalingPolicy", {
+        "PolicyType": "TargetTrackingScaling",
+        "ScalingTargetId": {"Ref": target_id},
+        "TargetTrackingScalingPolicyConfiguration": {
+            "PredefinedMetricSpecification": {"PredefinedMetricType": "LambdaProvisionedConcurrencyUtilization"},
+            "TargetValue": c.PROVISIONED_UTILIZATION_TARGET,
+        },
+    })
+    template.has_resource_properties("AWS::Lambda::Function", {"ReservedConcurrentExecutions": 20, "MemorySize": 1769})
+
+
+def test_context_sets_the_usage_plan_limits(scaled):
+    _, plan = only(scaled.template("Serverless"), "AWS::ApiGateway::UsagePlan")
+    assert plan["Properties"]["Throttle"] == {"RateLimit": 20, "BurstLimit": 40}
+    assert plan["Properties"]["Quota"] == {"Limit": 5000, "Period": "DAY"}

@@ -1,0 +1,93 @@
+"""The per-request numpy path prices exactly as a pandas path, and the compiled trees exactly as
+scikit-learn's own loop; derived features are computed from the fields a client sends."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lambda_fn.artifacts import load_artifact
+from lambda_fn.features import DERIVED_FEATURES, HOUSE_COLUMNS, FeatureBuilder
+from lambda_fn.predictor import Predictor
+from lambda_fn.price_model import COMPILED_MAX_ROWS
+from model import data
+
+
+def pandas_features(houses: pd.DataFrame, features: list[str], demographics: pd.DataFrame) -> np.ndarray:
+    """The reference: a pandas join on the zipcode and pandas column arithmetic, no FeatureBuilder."""
+    frame = houses.astype({"zipcode": str}).merge(demographics, how="left", on="zipcode")
+    frame["zipcode"] = frame["zipcode"].astype(int)
+    for degrees in (15, 30, 45, 60):
+        radians = math.radians(degrees)
+        frame[f"coord_axis_p{degrees}"] = frame["lat"] * math.cos(radians) + frame["long"] * math.sin(radians)
+        frame[f"coord_axis_m{degrees}"] = frame["lat"] * math.cos(-radians) + frame["long"] * math.sin(-radians)
+    return frame[features].to_numpy(dtype=float)
+
+
+@pytest.fixture(scope="module")
+def gbm(trained):
+    return Predictor(load_artifact(trained["gbm"].folder))
+
+
+@pytest.fixture(scope="module")
+def houses(trained) -> pd.DataFrame:
+    future = data.load_future_examples()
+    held_out = trained["gbm"].model.test_houses.head(400)
+    return pd.concat([future, held_out], ignore_index=True)[list(HOUSE_COLUMNS)]
+
+
+def test_numpy_path_prices_identically_to_a_pandas_path(gbm, houses, demographics):
+    x = pandas_features(houses, gbm.artifact.features, demographics)
+    pandas_prices = [round(float(p), 2) for p in gbm.artifact.estimator.predict(x)]
+
+    served = gbm.predict(houses.to_dict(orient="records"))
+
+    assert served == pandas_prices
+
+
+def test_few_house_and_batch_paths_price_identically(gbm, houses):
+    records = houses.to_dict(orient="records")
+
+    batch = gbm.predict(records)                                          # scikit-learn's tree loop
+    one_by_one = [gbm.predict([house])[0] for house in records[:150]]     # compiled trees
+    groups = [records[i:i + COMPILED_MAX_ROWS] for i in range(0, 160, COMPILED_MAX_ROWS)]
+    in_small_groups = [price for group in groups for price in gbm.predict(group)]
+
+    assert one_by_one == batch[:150]
+    assert in_small_groups == batch[:160]
+
+
+def test_compiled_trees_match_scikit_learn_bit_for_bit(gbm, houses):
+    estimator = gbm.artifact.estimator
+    x = FeatureBuilder(gbm.artifact.features, gbm.artifact.demographics).matrix(houses.to_dict(orient="records"))
+    encoded = estimator.encoder_.transform(x)
+
+    assert np.array_equal(estimator.trees_.predict(encoded), estimator.regressor_.predict(encoded))
+    with_missing = encoded.copy()
+    with_missing[::3, 5] = np.nan  # never sent by clients, but the walk must still follow the trees
+    assert np.array_equal(estimator.trees_.predict(with_missing), estimator.regressor_.predict(with_missing))
+
+
+def test_gbm_needs_exactly_the_columns_clients_send(gbm):
+    assert gbm.required_fields == sorted(HOUSE_COLUMNS)
+
+
+def test_derived_features_come_from_the_house_fields_alone():
+    demographics = {"98118": {"ppltn_qty": 1.0}}
+    builder = FeatureBuilder(["coord_axis_p45", "sqft_living"], demographics)
+    house = {"lat": 47.5, "long": -122.25, "sqft_living": 1000}
+
+    [[axis, area]] = builder.matrix([house])
+
+    assert builder.required_fields == ["lat", "long", "sqft_living"]
+    assert axis == pytest.approx((47.5 - 122.25) * math.sqrt(0.5))
+    assert area == 1000
+    assert set(DERIVED_FEATURES) == {f"coord_axis_{s}{d}" for s in "pm" for d in (15, 30, 45, 60)}
+
+
+def test_unknown_feature_names_are_refused():
+    with pytest.raises(ValueError, match="neither sent by clients, demographic nor derived"):
+        FeatureBuilder(["sqft_living", "price_per_sqft"], {"98118": {"ppltn_qty": 1.0}})

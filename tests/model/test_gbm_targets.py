@@ -1,0 +1,50 @@
+"""The improved model's recorded scores against issue 5's targets (not re-run: CV takes a minute).
+
+Targets on 5-fold CV of the training part: MAPE at most 11.0%, R² at least 0.90, better than the
+basic model on every metric; an 80% interval with CV coverage between 78% and 82%.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from lambda_fn.artifacts import read_metadata
+
+LOWER_IS_BETTER = ("mae", "rmse", "mape", "median_ape")
+HIGHER_IS_BETTER = ("r2", "within_10pct", "within_20pct")
+
+
+@pytest.fixture(scope="module")
+def cv(trained):
+    return {name: read_metadata(t.folder)["metrics"]["cv"] for name, t in trained.items()}
+
+
+def test_gbm_beats_basic_on_every_metric_in_cross_validation(cv):
+    for metric in LOWER_IS_BETTER:
+        assert cv["gbm"][metric] < cv["basic"][metric], metric
+    for metric in HIGHER_IS_BETTER:
+        assert cv["gbm"][metric] > cv["basic"][metric], metric
+
+
+def test_gbm_explains_at_least_90_percent_of_price_variance(cv):
+    assert cv["gbm"]["r2"] >= 0.90
+
+
+def test_gbm_mape_stays_where_tuning_left_it(cv):
+    # Reached: 11.76% (see model/gbm.py); a regression guard, not the issue's target.
+    assert cv["gbm"]["mape"] <= 0.12
+
+
+@pytest.mark.xfail(strict=True, reason="issue 5 asks for CV MAPE <= 11.0%; the best model found reaches 11.7% "
+                                       "(tuning, neighbourhood encodings, bagging and other targets tried)")
+def test_gbm_mape_meets_the_issue_target(cv):
+    assert cv["gbm"]["mape"] <= 0.110
+
+
+def test_interval_cv_coverage_is_80_percent(trained):
+    interval = read_metadata(trained["gbm"].folder)["interval"]
+
+    assert interval["coverage"] == 0.8
+    assert 0.78 <= interval["cv_coverage"] <= 0.82
+    assert len(interval["log_offsets"]) == len(interval["band_edges"]) + 1
+    assert all(band["low"] < 0 < band["high"] for band in interval["log_offsets"])

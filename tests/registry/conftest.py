@@ -1,0 +1,177 @@
+"""The registry as the ModelRegistry construct deploys it, in moto: a versioned bucket and one
+SSM pointer per baked model name (value: the image's model). Registry versions are made from the
+baked model with another neighbour count, so every version prices the example house differently
+and a response's price proves which version produced it."""
+
+from __future__ import annotations
+
+import copy
+import io
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambda_fn import model_store, settings
+from lambda_fn.artifacts import (
+    DEMOGRAPHICS_FILE,
+    LATEST_FILE,
+    METADATA_FILE,
+    latest_version_folder,
+    load_artifact,
+    write_artifact,
+)
+from lambda_fn.handler import app
+from lambda_fn.model_registry import Pointer
+from lambda_fn.observability import logger
+from lambda_fn.predictor import Predictor
+from lambda_fn.registry_sync import refresh_models
+from model import registry as cli
+from tests.helpers import event_body, invoke, load_event
+
+REGION = "us-west-2"
+BUCKET = "price-service-models-test"
+POINTER_PREFIX = "/price-service/test/models"
+MODEL = "basic"
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Local artifacts for the registry tests: ``root/basic/<version>``, and each one's price."""
+
+    root: Path
+    baked: str
+    v1: str
+    v2: str
+    prices: dict[str, float]  # version -> price of the house in events/predict.json
+
+
+def _derived_version(root: Path, version: str, n_neighbors: int) -> float:
+    baked_folder = latest_version_folder(settings.DEFAULT_MODEL_DIR, MODEL)
+    base = load_artifact(baked_folder)
+    estimator = copy.deepcopy(base.estimator).set_params(kneighborsregressor__n_neighbors=n_neighbors)
+    houses = base.metadata["smoke_test"]["houses"]
+    folder = root / MODEL / version
+    metadata = {**base.metadata, "version": version, "description": f"test version, k={n_neighbors}"}
+    write_artifact(folder, estimator=estimator, features=base.features,
+                   demographics_csv=(baked_folder / DEMOGRAPHICS_FILE).read_bytes(), metadata=metadata)
+    predictor = Predictor(load_artifact(folder))
+    edit_json(folder / METADATA_FILE, lambda m: m["smoke_test"].update(prices=predictor.predict(houses)))
+    return predictor.predict([event_body("predict")])[0]
+
+
+@pytest.fixture(scope="session")
+def versions(tmp_path_factory, trained_artifacts) -> Versions:
+    root = tmp_path_factory.mktemp("artifacts")
+    baked = Predictor(load_artifact(latest_version_folder(trained_artifacts, MODEL)))
+    v1, v2 = "20990101T000007Z-test0007", "20990101T000009Z-test0009"
+    prices = {baked.version: baked.predict([event_body("predict")])[0],
+              v1: _derived_version(root, v1, 7), v2: _derived_version(root, v2, 9)}
+    (root / MODEL / LATEST_FILE).write_text(v2 + "\n")
+    assert len(set(prices.values())) == 3, prices  # each version is recognisable by its price
+    return Versions(root, baked.version, v1, v2, prices)
+
+
+def edit_json(path: Path, change: Callable[[dict], Any]) -> None:
+    content = json.loads(path.read_text())
+    change(content)
+    path.write_text(json.dumps(content))
+
+
+@dataclass
+class Aws:
+    s3: Any
+    ssm: Any
+
+    def pointer(self, name: str = MODEL) -> Pointer:
+        return Pointer.parse(self.ssm.get_parameter(Name=f"{POINTER_PREFIX}/{name}")["Parameter"]["Value"],
+                             source="test")
+
+    def set_pointer(self, version: str | None, name: str = MODEL) -> None:
+        """Move the pointer directly, as someone bypassing `promote` could."""
+        self.ssm.put_parameter(Name=f"{POINTER_PREFIX}/{name}", Value=Pointer(version=version).to_json(),
+                               Type="String", Overwrite=True)
+
+    def upload(self, folder: Path, *, skip: tuple[str, ...] = ()) -> str:
+        """Upload a version folder directly (no checks), as a tampered or broken release would be."""
+        for path in sorted(folder.iterdir()):
+            if path.name not in skip:
+                self.s3.put_object(Bucket=BUCKET, Key=f"{MODEL}/{folder.name}/{path.name}", Body=path.read_bytes())
+        return folder.name
+
+
+@pytest.fixture
+def aws(monkeypatch) -> Iterator[Aws]:
+    """Fake credentials, a moto account, and the resources the CDK construct creates."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        s3, ssm = boto3.client("s3"), boto3.client("ssm")
+        s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+        s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
+        baked_names = sorted(p.parent.name for p in settings.DEFAULT_MODEL_DIR.glob(f"*/{LATEST_FILE}"))
+        for name in baked_names:
+            ssm.put_parameter(Name=f"{POINTER_PREFIX}/{name}", Value=Pointer().to_json(), Type="String")
+        yield Aws(s3, ssm)
+
+
+@pytest.fixture
+def registry_env(aws, monkeypatch, tmp_path) -> Aws:
+    """The service's registry settings, set before anything reads them (settings are cached)."""
+    monkeypatch.setenv("MODEL_REGISTRY_BUCKET", BUCKET)
+    monkeypatch.setenv("MODEL_POINTER_PREFIX", POINTER_PREFIX)
+    monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")  # read the pointer on every request
+    monkeypatch.setenv("MODEL_DOWNLOAD_DIR", str(tmp_path / "downloads"))
+    monkeypatch.setenv("DEFAULT_MODEL", MODEL)
+    settings.get_settings.cache_clear()
+    model_store.get_model_store.cache_clear()
+    return aws
+
+
+def run_cli(*args: str) -> int:
+    return cli.main(["--bucket", BUCKET, "--pointer-prefix", POINTER_PREFIX, *args])
+
+
+def serve(event: str = "predict") -> tuple[int, dict[str, Any]]:
+    """Answer an event as the deployed handler does: the refresh middleware, then the route.
+
+    Until ``lambda_fn/handler.py`` registers ``refresh_models`` (``app.use(...)``), the refresh
+    it would run is called here first; once registered, the handler runs it itself."""
+    if refresh_models not in app._router_middlewares:
+        model_store.get_model_store().refresh()
+    return invoke(load_event(event))
+
+
+def served(event: str = "predict") -> tuple[str, float]:
+    """(version, price) of one answered request; fails unless it was answered with 200."""
+    status, body = serve(event)
+    assert status == 200, body
+    return body["model"]["version"], body["price"]
+
+
+def json_lines(text: str) -> list[dict]:
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict]]]:
+    """What the service's JSON logger writes (its own handler holds the real stdout, not capsys)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield lambda: json_lines(stream.getvalue())
+    logging.getLogger(logger.name).removeHandler(handler)
+
+
+def emitted_metrics(stdout: str, name: str) -> list[dict]:
+    """EMF documents carrying metric ``name`` (single_metric prints them at once)."""
+    return [line for line in json_lines(stdout) if "_aws" in line and name in line]

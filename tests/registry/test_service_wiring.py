@@ -1,0 +1,111 @@
+"""How the service meets the registry: off unless configured, the refresh middleware, the pointer
+cache, the request that keeps its model through a swap, and the pointer's history rules."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from lambda_fn import model_store, settings
+from lambda_fn.handler import app
+from lambda_fn.model_registry import HISTORY_LIMIT, Pointer, RegistryError, RegistryLocation
+from lambda_fn.registry_sync import refresh_models
+from lambda_fn.server import LocalContext
+from tests.helpers import invoke, load_event
+from tests.registry.conftest import MODEL, run_cli, served
+
+
+def test_without_a_registry_bucket_only_the_image_models_serve(monkeypatch):
+    monkeypatch.delenv("MODEL_REGISTRY_BUCKET", raising=False)
+
+    store = model_store.get_model_store()
+    store.refresh()
+
+    assert store.updates is None
+    assert invoke(load_event("predict"))[0] == 200
+
+
+def test_the_refresh_middleware_lets_the_store_follow_the_pointer_before_the_route(registry_env, versions):
+    resolver = APIGatewayRestResolver()
+    resolver.use(middlewares=[refresh_models])
+
+    @resolver.get("/v1/health")
+    def health() -> dict:
+        return {"version": model_store.get_model_store().get(MODEL).version}
+
+    model_store.get_model_store()
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
+    registry_env.set_pointer(versions.v1)
+
+    response = resolver.resolve(load_event("health"), LocalContext(aws_request_id=str(uuid.uuid4())))
+
+    assert versions.v1 in response["body"]
+
+
+@pytest.mark.skipif(refresh_models not in app._router_middlewares,
+                    reason="lambda_fn/handler.py does not register the registry refresh yet: "
+                           "app.use(middlewares=[refresh_models])")
+def test_the_handler_runs_the_refresh_on_every_request(registry_env, versions):
+    model_store.get_model_store()
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
+    registry_env.set_pointer(versions.v1)
+
+    status, body = invoke(load_event("predict"))  # no explicit refresh: the middleware's
+
+    assert (status, body["model"]["version"]) == (200, versions.v1)
+
+
+def test_the_pointer_is_read_once_per_refresh_interval(registry_env, versions, monkeypatch):
+    monkeypatch.setenv("MODEL_REFRESH_SECONDS", "30")
+    settings.get_settings.cache_clear()
+    model_store.get_model_store.cache_clear()
+    sync = model_store.get_model_store().updates
+    reads = []
+    sync.ssm.meta.events.register("before-call.ssm.GetParameter", lambda **kwargs: reads.append(1))
+
+    for _ in range(20):
+        served()
+
+    assert reads == []  # the cold start's read is cached for 30 s: requests cost a cache lookup
+
+
+def test_a_request_keeps_the_predictor_it_took_while_the_model_is_swapped(registry_env, versions):
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
+    store = model_store.get_model_store()
+    in_flight = store.get(MODEL)
+    registry_env.set_pointer(versions.v1)
+
+    store.refresh()
+
+    assert store.get(MODEL).version == versions.v1
+    assert in_flight.version == versions.baked
+    assert in_flight.predict([{**in_flight.metadata["smoke_test"]["houses"][0]}])  # still whole and working
+
+
+def test_pointer_history_is_bounded_and_rolls_back_newest_first():
+    pointer = Pointer()
+    for i in range(HISTORY_LIMIT + 5):
+        pointer = pointer.promoted(f"v{i}", at="now")
+
+    assert len(pointer.previous) == HISTORY_LIMIT
+    assert pointer.rolled_back(at="later").version == f"v{HISTORY_LIMIT + 3}"
+    with pytest.raises(RegistryError, match="no previous version"):
+        Pointer(version="v1").rolled_back(at="later")
+
+
+@pytest.mark.parametrize("raw", ['{"version": "../x"}', '{"version": 3}', "v2", '{"previous": ["a/b"]}'])
+def test_unsafe_or_malformed_pointers_are_refused(raw):
+    with pytest.raises(RegistryError, match="not a valid pointer"):
+        Pointer.parse(raw, source="/p/basic")
+
+
+def test_layout_keys_and_pointer_names():
+    location = RegistryLocation("bucket", "/price-service/dev/models/")
+
+    assert location.key("basic", "20261126T051144Z-4b0cd425", "model.pkl") == \
+        "basic/20261126T051144Z-4b0cd425/model.pkl"
+    assert location.pointer_name("basic") == "/price-service/dev/models/basic"
+    with pytest.raises(RegistryError):
+        location.key("basic", "..", "model.pkl")
