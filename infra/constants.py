@@ -20,15 +20,18 @@ from aws_cdk import aws_logs as logs
 
 SERVICE_NAME = "price-service"  # POWERTOOLS_SERVICE_NAME, resource names, log prefixes
 METRICS_NAMESPACE = "SoundRealty"  # POWERTOOLS_METRICS_NAMESPACE
-STACK_PREFIX = "PriceService"  # stacks are PriceServiceServerless-<stage>, PriceServiceEcs-<stage>
+STACK_PREFIX = "PriceService"  # stacks: PriceServiceServerless-, PriceServiceEcs-, PriceServiceModels-<stage>
+# Every model baked into the image; each gets a registry pointer (lambda_fn/model_registry.py).
+MODEL_NAMES = ("basic", "gbm")
 
 # --- The image (one asset, both front doors) -----------------------------------------------------
 # The build context is the repository root; CDK stages it through the root .dockerignore (owned
-# with the Dockerfile), then drops these too. They name only what the Dockerfile never reads, so
-# the asset hash - and so a new Lambda version or ECS deployment - never depends on local
-# tooling, tests or build outputs, whatever the .dockerignore becomes. .wheels/ holds downloaded
-# copies of the pinned wheels for offline local builds; without it the build installs the same
-# pins from PyPI, so leaving it out keeps one hash for one source on every machine.
+# with the Dockerfile: it keeps lambda_fn/, model/artifacts/, image/ and .wheels/), then drops
+# these too. They name only what the Dockerfile never reads, so the asset hash - and so a new
+# Lambda version or ECS deployment - never depends on local tooling, tests or build outputs.
+# .wheels/ holds downloaded copies of the pinned wheels for offline local builds (the Dockerfile
+# installs from it when it holds wheels, from PyPI otherwise); leaving it out of the asset keeps
+# one hash for one source on every machine. image/ must stay in: the Dockerfile copies it.
 IMAGE_EXCLUDES = (
     ".git", ".venv", "node_modules", "cdk.out", ".aws-sam", ".pytest_cache", ".ruff_cache",
     "tests", "events", "infra", "reports", "build", ".wheels", "**/__pycache__", "**/*.pyc",

@@ -27,6 +27,7 @@ from lambda_fn.features import HOUSE_COLUMNS
 from lambda_fn.model_store import get_model_store
 from lambda_fn.observability import logger, metrics, tracer
 from lambda_fn.predictor import Predictor
+from lambda_fn.registry_sync import refresh_models
 from lambda_fn.schemas import (
     BatchRequest,
     BatchResponse,
@@ -49,6 +50,8 @@ ModelChoice = Annotated[str | None, Query(description="model name or version; th
 app = APIGatewayRestResolver(enable_validation=True)
 app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
+# Before each route: follow the S3 model registry when one is configured (a no-op otherwise).
+app.use(middlewares=[refresh_models])
 
 
 class MinimalHouseError(Exception):

@@ -10,13 +10,20 @@ import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
 
+from infra import constants as c
 from infra.nag import acknowledge, check
 
 # Construct path (below the stack) -> AwsSolutions rules acknowledged there. A new entry is a
 # reviewed decision: add it here together with the acknowledgement and its reason.
+REGISTRY_READS = {f"AwsSolutions-IAM5[Resource::PriceServiceModels-{{stage}}-ModelRegistryBucketArn/{name}/*]"
+                  for name in c.MODEL_NAMES}
 REVIEWED = {
+    "Models": {
+        "Models/AccessLogs/Bucket": {"AwsSolutions-S1"},
+        "Models/DeployRole": {"AwsSolutions-IAM5[Resource::<ModelsBucket970C6ADA.Arn>/*]"},
+    },
     "Serverless": {
-        "PriceFunction/Role": {"AwsSolutions-IAM5[Resource::*]"},
+        "PriceFunction/Role": {"AwsSolutions-IAM5[Resource::*]", *REGISTRY_READS},
         "CanaryDeployment/DeploymentGroup/ServiceRole": {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
             "AWSCodeDeployRoleForLambdaLimited]"},
@@ -30,6 +37,7 @@ REVIEWED = {
         "LoadBalancerLogs/Bucket": {"AwsSolutions-S1"},
         "Web/Task": {"AwsSolutions-ECS2"},
         "Web/Task/ExecutionRole": {"AwsSolutions-IAM5[Resource::*]"},
+        "Web/Task/TaskRole": REGISTRY_READS,
     },
 }
 
@@ -59,7 +67,7 @@ def test_no_unacknowledged_findings(request, configuration):
 def test_acknowledgements_are_the_reviewed_ones_each_with_a_one_line_reason(default):
     found = _acknowledgements(default.app)
     expected = {
-        f"{stack.stack_name}/{path.format(stage=default.stage)}": rules
+        f"{stack.stack_name}/{path.format(stage=default.stage)}": {rule.format(stage=default.stage) for rule in rules}
         for kind, paths in REVIEWED.items()
         for stack in [default.stack(kind)]
         for path, rules in paths.items()

@@ -46,7 +46,6 @@ def test_both_front_doors_run_the_same_image_asset(default, ecs, serverless):
     assert tag == image_tag(function["Properties"]["Code"]["ImageUri"])
     # One Docker image in the assembly: `cdk deploy` builds and pushes it once for both stacks.
     manifests = sorted(Path(default.assembly.directory).glob("*.assets.json"))
-    assert len(manifests) == 2
     images = {}
     for manifest in manifests:
         images.update(json.loads(manifest.read_text()).get("dockerImages", {}))
