@@ -51,7 +51,7 @@ LAMBDA_TIMEOUT = Duration.seconds(10)
 LAMBDA_LOG_LEVEL = "INFO"
 # Powertools and the model read these; MODEL_DIR is baked into the image.
 OMP_NUM_THREADS = "1"  # one vCPU (share) per process: OpenMP threads would only contend
-DEFAULT_MODEL = "basic"
+DEFAULT_MODEL = "gbm"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 # Provisioned concurrency (off by default): target tracking keeps the alias' provisioned

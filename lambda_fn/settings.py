@@ -1,7 +1,7 @@
 """Service settings, read from environment variables once, when first needed (never at import).
 
     MODEL_DIR              the models baked into the image (default: model/artifacts beside lambda_fn/)
-    DEFAULT_MODEL          the model answering requests that name none (default: basic)
+    DEFAULT_MODEL          the model answering requests that name none (default: gbm)
     MODEL_REGISTRY_BUCKET  the S3 model registry; unset: serve only the image's models
     MODEL_POINTER_PREFIX   SSM parameter path of the "active version" pointers (<prefix>/<model name>)
     MODEL_REFRESH_SECONDS  how long a pointer read is trusted, and the pause after a failed swap
@@ -35,7 +35,7 @@ ENV_NAMES = {
 
 class Settings(BaseModel):
     model_dir: Path = DEFAULT_MODEL_DIR
-    default_model: str = "basic"
+    default_model: str = "gbm"
     registry_bucket: str | None = None
     pointer_prefix: str = DEFAULT_POINTER_PREFIX
     refresh_seconds: int = Field(30, ge=0, le=3600)

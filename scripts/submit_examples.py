@@ -71,7 +71,7 @@ def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
     print(f"Sound Realty price estimates from {url}  (model: {', '.join(sorted(models)) or 'none'})")
     print("Prices are in USD at 2014-15 market levels: the model learned from King County sales of "
           "May 2014 to May 2015.\n")
-    has_interval = any("price_low" in r for r in results)
+    has_interval = any(r.get("interval") for r in results)
     header = f"{'#':>3}  {'zipcode':<7} {'beds':>4} {'baths':>5} {'living sqft':>11} {'lot sqft':>9} {'built':>5}"
     header += f" {'price':>12}" + (f"  {'80% range':>23}" if has_interval else "")
     print(header)
@@ -81,8 +81,9 @@ def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
                 f"{house['sqft_living']:>11,} {house['sqft_lot']:>9,} {house['yr_built']:>5}")
         if result["status"] == 200:
             line += f" {'$' + format(round(result['price']), ','):>12}"
-            if has_interval and "price_low" in result:
-                line += f"  ${round(result['price_low']):>10,} - ${round(result['price_high']):>10,}"
+            if has_interval and result.get("interval"):
+                low, high = round(result["interval"]["low"]), round(result["interval"]["high"])
+                line += f"  ${low:>10,} - ${high:>10,}"
         else:
             line += f"  HTTP {result['status']}: {result['error']}"
         print(line)

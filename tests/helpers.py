@@ -25,7 +25,7 @@ def event_body(name: str) -> Any:
 
 
 def with_body(event: dict[str, Any], body: Any, **query: str) -> dict[str, Any]:
-    event["body"] = body if isinstance(body, str) else json.dumps(body)
+    event["body"] = body if body is None or isinstance(body, str) else json.dumps(body)
     if query:
         event["queryStringParameters"] = query
         event["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}

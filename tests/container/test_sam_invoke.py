@@ -11,7 +11,7 @@ import pytest
 from lambda_fn.artifacts import latest_version_folder
 from lambda_fn.handler import lambda_handler
 from lambda_fn.server import LocalContext
-from lambda_fn.settings import DEFAULT_MODEL_DIR
+from lambda_fn.settings import DEFAULT_MODEL_DIR, Settings
 from tests.container.conftest import comparable, event_files
 
 pytestmark = pytest.mark.container
@@ -36,4 +36,6 @@ def test_the_image_serves_the_model_version_trained_here(sam_invocations):
     health = sam_invocations["health.json"]
 
     assert health.status == 200, health.log
-    assert health.body["model"]["version"] == latest_version_folder(DEFAULT_MODEL_DIR, "basic").name
+    default_model = health.body["model"]["name"]
+    assert default_model == Settings().default_model
+    assert health.body["model"]["version"] == latest_version_folder(DEFAULT_MODEL_DIR, default_model).name

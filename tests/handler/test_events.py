@@ -7,6 +7,7 @@ import json
 import pytest
 
 from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.settings import Settings
 from tests.helpers import event_body, invoke, load_event, with_body
 
 BAD_EVENTS = {
@@ -26,15 +27,28 @@ BAD_EVENTS = {
 }
 
 
-def test_one_house_gets_a_price_in_usd_with_the_model_that_made_it():
+BASIC_PRICE_OF_FIRST_FUTURE_HOUSE = 396520.0  # the client's recipe, see tests/unit/test_recipe_parity.py
+
+
+def test_one_house_gets_a_price_in_usd_from_the_default_model_with_its_range():
     status, body = invoke(load_event("predict"))
 
     assert status == 200
-    assert body["price"] == 396520.0
     assert body["currency"] == "USD"
     assert "2014" in body["price_basis"] and "2015" in body["price_basis"]
-    assert body["model"]["name"] == "basic"
+    assert body["model"]["name"] == Settings().default_model == "gbm"
     assert body["model"]["version"]
+    assert body["interval"]["low"] < body["price"] < body["interval"]["high"]
+    assert body["interval"]["coverage"] == 0.8
+
+
+def test_a_request_can_ask_for_the_clients_basic_model():
+    status, body = invoke(with_body(load_event("predict"), event_body("predict"), model="basic"))
+
+    assert status == 200
+    assert body["price"] == BASIC_PRICE_OF_FIRST_FUTURE_HOUSE
+    assert body["model"]["name"] == "basic"
+    assert body["interval"] is None
 
 
 def test_batch_answers_each_house_in_input_order():
@@ -56,7 +70,7 @@ def test_minimal_route_prices_from_the_eight_fields_the_basic_model_uses():
     assert sorted(minimal) == sorted(["bedrooms", "bathrooms", "sqft_living", "sqft_lot", "floors",
                                       "sqft_above", "sqft_basement", "zipcode"])
     assert status == 200
-    assert body["price"] == invoke(load_event("predict"))[1]["price"]
+    assert body["price"] == BASIC_PRICE_OF_FIRST_FUTURE_HOUSE
 
 
 def test_minimal_route_rejects_fields_the_model_does_not_use():
@@ -126,7 +140,7 @@ def test_equivalent_spellings_of_a_value_price_the_same(field, value):
     status, body = invoke(with_body(load_event("predict"), house))
 
     assert status == 200
-    assert body["price"] == 396520.0
+    assert body["price"] == invoke(load_event("predict"))[1]["price"]
 
 
 def test_renovation_before_construction_is_refused():
@@ -150,11 +164,13 @@ def test_form_posts_are_refused_with_415():
 
 def test_health_and_model_metadata_name_the_served_version():
     _, health = invoke(load_event("health"))
-    status, metadata = invoke(load_event("model"))
+    _, default_metadata = invoke(load_event("model"))
+    status, metadata = invoke(with_body(load_event("model"), None, model="basic"))
 
     assert status == 200
     assert health["status"] == "ok"
-    assert metadata["version"] == health["model"]["version"]
+    assert default_metadata["version"] == health["model"]["version"]
+    assert default_metadata["required_fields"] == sorted(HOUSE_COLUMNS)
     assert metadata["required_fields"] == sorted(event_body("predict_minimal"))
     assert len(metadata["zipcodes"]) == 70
     assert metadata["metrics"]["held_out"]["r2"] > 0.7

@@ -33,7 +33,7 @@ def test_function_environment_carries_the_powertools_settings(serverless):
             "POWERTOOLS_SERVICE_NAME": "price-service",
             "POWERTOOLS_METRICS_NAMESPACE": "SoundRealty",
             "POWERTOOLS_LOG_LEVEL": "INFO",
-            "DEFAULT_MODEL": "basic",
+            "DEFAULT_MODEL": "gbm",
             "OMP_NUM_THREADS": "1",
         }},
     })

@@ -65,7 +65,7 @@ def test_prediction_over_http_equals_the_in_process_handler(base_url):
 
 
 def test_batch_and_minimal_over_http(base_url):
-    batch_status, _, batch = request(f"{base_url}/v1/predict/batch", "POST", event_body("predict_batch"))
+    batch_status, _, batch = request(f"{base_url}/v1/predict/batch?model=basic", "POST", event_body("predict_batch"))
     minimal_status, _, minimal = request(f"{base_url}/v1/predict/minimal?model=basic", "POST",
                                          event_body("predict_minimal"))
 
@@ -96,10 +96,13 @@ def test_swagger_ui_and_openapi_document_are_served(base_url):
 
 
 def test_the_example_script_prices_all_100_future_houses(base_url):
-    run = subprocess.run([sys.executable, "scripts/submit_examples.py", "--url", base_url], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, timeout=120)
+    default = subprocess.run([sys.executable, "scripts/submit_examples.py", "--url", base_url], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True, timeout=120)
+    basic = subprocess.run([sys.executable, "scripts/submit_examples.py", "--url", base_url, "--model", "basic",
+                            "--batch"], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
 
-    assert run.returncode == 0, run.stderr
-    assert "100 of 100 houses priced" in run.stdout
-    assert "2014-15" in run.stdout
-    assert "$396,520" in run.stdout
+    assert default.returncode == basic.returncode == 0, default.stderr + basic.stderr
+    assert "100 of 100 houses priced" in default.stdout and "100 of 100 houses priced" in basic.stdout
+    assert "2014-15" in default.stdout
+    assert "80% range" in default.stdout  # the default model (gbm) gives every price a range
+    assert "$396,520" in basic.stdout

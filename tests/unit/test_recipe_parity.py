@@ -46,7 +46,7 @@ def test_all_100_future_examples_price_as_the_recipe_does(future, recipe_prices,
 def test_the_handler_serves_the_recipe_prices(future, recipe_prices):
     houses = json.loads(future.to_json(orient="records"))
 
-    status, body = invoke(with_body(load_event("predict_batch"), {"instances": houses}))
+    status, body = invoke(with_body(load_event("predict_batch"), {"instances": houses}, model="basic"))
 
     assert status == 200
     assert [p["price"] for p in body["predictions"]] == recipe_prices

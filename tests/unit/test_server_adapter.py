@@ -63,11 +63,12 @@ def test_binary_bodies_are_base64_encoded():
 def test_responses_keep_status_headers_and_json_body():
     house = json.dumps(event_body("predict")).encode()
 
-    status, headers, body = _call(_environ("POST", "/v1/predict", body=house, CONTENT_TYPE="application/json"))
+    status, headers, body = _call(_environ("POST", "/v1/predict", "model=basic", body=house,
+                                           CONTENT_TYPE="application/json"))
 
     assert status == "200 OK"
     assert headers["Content-Type"] == "application/json"
-    assert json.loads(body)["price"] == 396520.0
+    assert json.loads(body)["price"] == 396520.0  # the query string reached the handler
 
 
 def test_error_statuses_pass_through_with_their_reason_phrase():
