@@ -9,6 +9,9 @@ Per model: p50 and p99 of one house (``events/predict.json`` with ``?model=NAME`
 p50 under 5 ms, 1,000 houses under 100 ms. Powertools' log and metric lines, which Lambda would
 ship to CloudWatch, are written to a sink here so they cost what they cost without flooding the
 terminal. Exits 1 if a model misses a target.
+
+It also times the in-process cold start in fresh interpreters: ``import lambda_fn.handler``, then
+loading every model (``get_model_store()``), as a Lambda environment does before its first answer.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import io
 import json
 import os
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -97,11 +101,34 @@ def bench_model(name: str, calls: int, batch_calls: int) -> dict[str, float]:
             "core_batch_p50": statistics.median(core)}
 
 
+COLD_START_SCRIPT = """
+import json, time
+started = time.perf_counter()
+import lambda_fn.handler
+imported = time.perf_counter()
+from lambda_fn.model_store import get_model_store
+get_model_store()
+loaded = time.perf_counter()
+print(json.dumps({"import_ms": (imported - started) * 1000, "load_ms": (loaded - imported) * 1000}))
+"""
+
+
+def cold_start_ms(runs: int) -> dict[str, float]:
+    """Median import and model-load times over ``runs`` fresh interpreters."""
+    samples = []
+    for _ in range(runs):
+        done = subprocess.run([sys.executable, "-c", COLD_START_SCRIPT], capture_output=True, text=True, check=True,
+                              cwd=data.PROJECT_ROOT)
+        samples.append(json.loads(done.stdout.strip().splitlines()[-1]))
+    return {key: statistics.median(s[key] for s in samples) for key in ("import_ms", "load_ms")}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help="bench only these models (default: every one served)")
     parser.add_argument("--calls", type=int, default=1000, help="one-house calls per model")
     parser.add_argument("--batch-calls", type=int, default=20, help="1,000-house calls per model")
+    parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters for the cold start (0: skip)")
     args = parser.parse_args(argv)
 
     sink = io.StringIO()
@@ -115,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
             sink.seek(0)
             sink.truncate()
     logger.registered_handler.setStream(log_stream)
+    if args.cold_runs:
+        cold = cold_start_ms(args.cold_runs)
+        print(f"cold start, in process (median of {args.cold_runs} fresh interpreters): import "
+              f"{cold['import_ms']:.0f} ms + load every model {cold['load_ms']:.0f} ms = "
+              f"{cold['import_ms'] + cold['load_ms']:.0f} ms")
     print(f"warm, in process, {len(os.sched_getaffinity(0))} cores; targets: one house p50 < "
           f"{ONE_HOUSE_TARGET_MS:g} ms, {BATCH_SIZE:,} houses < {BATCH_TARGET_MS:g} ms")
     print(f"{'model':8s} {'version':28s} {'1 house p50':>12s} {'p99':>8s} {'1,000 p50':>10s} {'p99':>8s} "

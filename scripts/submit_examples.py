@@ -73,7 +73,7 @@ def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
           "May 2014 to May 2015.\n")
     has_interval = any(r.get("interval") for r in results)
     header = f"{'#':>3}  {'zipcode':<7} {'beds':>4} {'baths':>5} {'living sqft':>11} {'lot sqft':>9} {'built':>5}"
-    header += f" {'price':>12}" + (f"  {'80% range':>23}" if has_interval else "")
+    header += f" {'price':>12}" + (f"  {'80% range':^25}" if has_interval else "")
     print(header)
     print("-" * len(header))
     for index, (house, result) in enumerate(zip(houses, results, strict=True), start=1):
@@ -83,7 +83,7 @@ def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
             line += f" {'$' + format(round(result['price']), ','):>12}"
             if has_interval and result.get("interval"):
                 low, high = round(result["interval"]["low"]), round(result["interval"]["high"])
-                line += f"  ${low:>10,} - ${high:>10,}"
+                line += f"  {'$' + format(low, ','):>11} - {'$' + format(high, ','):<11}"
         else:
             line += f"  HTTP {result['status']}: {result['error']}"
         print(line)
