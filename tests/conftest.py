@@ -3,11 +3,16 @@
 
 from __future__ import annotations
 
+import io
+import logging
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from lambda_fn import model_store, settings
+from lambda_fn.observability import logger
+from tests.helpers import json_lines
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -27,3 +32,14 @@ def fresh_store():
     yield
     settings.get_settings.cache_clear()
     model_store.get_model_store.cache_clear()
+
+
+@pytest.fixture
+def log_lines() -> Iterator[Callable[[], list[dict]]]:
+    """What the service's JSON logger writes (its own handler holds the real stdout, not capsys)."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    yield lambda: json_lines(stream.getvalue())
+    logging.getLogger(logger.name).removeHandler(handler)

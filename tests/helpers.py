@@ -35,3 +35,8 @@ def with_body(event: dict[str, Any], body: Any, **query: str) -> dict[str, Any]:
 def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
     response = lambda_handler(event, LocalContext(aws_request_id=str(uuid.uuid4())))
     return response["statusCode"], json.loads(response["body"])
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON documents (log lines, EMF metrics) in a stream of output."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]

@@ -2,29 +2,7 @@
 
 from __future__ import annotations
 
-import io
-import json
-import logging
-
-import pytest
-
-from lambda_fn.observability import logger
-from tests.helpers import invoke, load_event
-
-
-def _json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-@pytest.fixture
-def log_lines():
-    """What the service's JSON logger writes (its own handler holds the real stdout, not capsys)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    yield lambda: _json_lines(stream.getvalue())
-    logging.getLogger(logger.name).removeHandler(handler)
+from tests.helpers import invoke, json_lines, load_event
 
 
 def test_logs_carry_the_request_id_and_the_model_version(log_lines):
@@ -42,7 +20,7 @@ def test_logs_carry_the_request_id_and_the_model_version(log_lines):
 
 def test_predictions_are_counted_per_model_version(capsys):
     invoke(load_event("predict_batch"))
-    lines = _json_lines(capsys.readouterr().out)
+    lines = json_lines(capsys.readouterr().out)
 
     emf = [line for line in lines if "_aws" in line and "Predictions" in line]
     assert emf, lines

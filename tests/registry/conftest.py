@@ -6,9 +6,7 @@ and a response's price proves which version produced it."""
 from __future__ import annotations
 
 import copy
-import io
 import json
-import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,11 +27,10 @@ from lambda_fn.artifacts import (
 )
 from lambda_fn.handler import app
 from lambda_fn.model_registry import Pointer
-from lambda_fn.observability import logger
 from lambda_fn.predictor import Predictor
 from lambda_fn.registry_sync import refresh_models
 from model import registry as cli
-from tests.helpers import event_body, invoke, load_event
+from tests.helpers import event_body, invoke, json_lines, load_event
 
 REGION = "us-west-2"
 BUCKET = "price-service-models-test"
@@ -155,21 +152,6 @@ def served(event: str = "predict") -> tuple[str, float]:
     status, body = serve(event)
     assert status == 200, body
     return body["model"]["version"], body["price"]
-
-
-def json_lines(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-
-
-@pytest.fixture
-def log_lines() -> Iterator[Callable[[], list[dict]]]:
-    """What the service's JSON logger writes (its own handler holds the real stdout, not capsys)."""
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logger.registered_formatter)
-    logger.addHandler(handler)
-    yield lambda: json_lines(stream.getvalue())
-    logging.getLogger(logger.name).removeHandler(handler)
 
 
 def emitted_metrics(stdout: str, name: str) -> list[dict]:
