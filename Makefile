@@ -105,7 +105,8 @@ bench-container: artifacts ## cold start (RIE: docker run -> first answer) and w
 # A new model version without a new image: publish, promote (verified and smoke-tested first),
 # roll back. Reads MODEL_REGISTRY_BUCKET and MODEL_POINTER_PREFIX (the stack's outputs) and runs
 # with AWS credentials of the registry's deploy role; README "Releasing a new model".
-REGISTRY_MODEL ?= basic
+# The served default model; REGISTRY_MODEL=basic releases the client's model.
+REGISTRY_MODEL ?= gbm
 REGISTRY_VERSION ?=
 .PHONY: registry-list registry-publish registry-promote registry-rollback
 

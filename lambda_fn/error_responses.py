@@ -22,7 +22,8 @@ def field_path(loc: Sequence[Any]) -> str:
 
 
 def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
-             demographic_fields: Iterable[str]) -> list[ErrorDetail]:
+             demographic_fields: Iterable[str], top_level_fields: Sequence[str] | None = None) -> list[ErrorDetail]:
+    """``top_level_fields``: what a body may hold when houses sit one level down (the batch route)."""
     demographic_fields = set(demographic_fields)
     details = []
     for error in errors:
@@ -36,9 +37,10 @@ def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
             problem = ("demographic fields must not be sent: the service adds them from the zipcode "
                        "(send only the house's own attributes)")
         elif kind == "extra_forbidden":
-            close = difflib.get_close_matches(str(loc[-1]), allowed_fields, n=1) if loc else []
+            allowed = top_level_fields if top_level_fields and len(loc) == 2 else allowed_fields
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
             hint = f"did you mean '{close[0]}'? " if close else ""
-            problem = f"unknown field; {hint}allowed fields: {', '.join(allowed_fields)}"
+            problem = f"unknown field; {hint}allowed fields: {', '.join(allowed)}"
         elif kind == "missing" and loc == ("body",):
             problem = "request body is missing: send a JSON object"
         elif kind == "value_error":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import difflib
+
 
 class PredictionInputError(ValueError):
     """Input that passed the schema but that the served model cannot price (answered with 422)."""
@@ -20,9 +22,19 @@ class UnknownZipcodeError(PredictionInputError):
 
 
 class UnknownModelError(LookupError):
-    """A request named a model that is not served (answered with 404)."""
+    """A request named a model that is not served (answered with 400)."""
 
     def __init__(self, requested: str, available: list[str]) -> None:
         super().__init__(f"no model named '{requested}'; available: {', '.join(available)}")
         self.requested = requested
         self.available = available
+
+
+class UnknownQueryParameterError(ValueError):
+    """A query parameter the API does not know, e.g. a misspelled ``model`` (answered with 400)."""
+
+    def __init__(self, name: str, known: tuple[str, ...]) -> None:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        super().__init__(f"unknown query parameter '{name}'; {hint}known: {', '.join(known)}")
+        self.name = name

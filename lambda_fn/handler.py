@@ -22,8 +22,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from lambda_fn.error_responses import describe
-from lambda_fn.errors import PredictionInputError, UnknownModelError
+from lambda_fn.errors import PredictionInputError, UnknownModelError, UnknownQueryParameterError
 from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.json_body import parse_json_body
 from lambda_fn.model_store import get_model_store
 from lambda_fn.observability import logger, metrics, tracer
 from lambda_fn.predictor import Predictor
@@ -47,11 +48,23 @@ from lambda_fn.schemas import (
 API_VERSION = "1.0.0"
 ModelChoice = Annotated[str | None, Query(description="model name or version; the default model if absent")]
 
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
-# Before each route: follow the S3 model registry when one is configured (a no-op otherwise).
-app.use(middlewares=[refresh_models])
+KNOWN_QUERY_PARAMETERS = ("model", "format")  # format: the OpenAPI document (/v1/swagger?format=json)
+
+
+def reject_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware):
+    """A misspelled ``?modle=basic`` must not silently price with the default model."""
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(KNOWN_QUERY_PARAMETERS))
+    if unknown:
+        raise UnknownQueryParameterError(unknown[0], KNOWN_QUERY_PARAMETERS)
+    return next_middleware(app)
+
+
+# Before each route: refuse unknown query parameters, then follow the S3 model registry when one
+# is configured (a no-op otherwise).
+app.use(middlewares=[reject_unknown_query_parameters, refresh_models])
 
 
 class MinimalHouseError(Exception):
@@ -61,6 +74,15 @@ class MinimalHouseError(Exception):
         super().__init__(str(error))
         self.errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
         self.allowed_fields = allowed_fields
+
+
+def _require_json_object() -> None:
+    """For one-house routes. Powertools hands a single-model body the first item of a JSON array,
+    so ``[houseA, houseB]`` would be priced as houseA alone; it must be refused instead."""
+    if not _json_content_type():
+        raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+    if not isinstance(app.current_event.json_body, dict):
+        raise RequestValidationError([{"type": "model_type", "loc": ("body",), "msg": "expected a JSON object"}])
 
 
 def _model_ref(predictor: Predictor) -> ModelRef:
@@ -92,6 +114,7 @@ def _price(houses: list[dict], predictor: Predictor, *, field_prefix: str = "") 
 @app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
 @tracer.capture_method
 def predict(house: House, model: ModelChoice = None) -> PredictionResponse:
+    _require_json_object()
     return _one_price(house.model_dump(), get_model_store().get(model))
 
 
@@ -109,6 +132,7 @@ def predict_batch(batch: BatchRequest, model: ModelChoice = None) -> BatchRespon
 @tracer.capture_method
 def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model's required_fields")],
                     model: ModelChoice = None) -> PredictionResponse:
+    _require_json_object()
     predictor = get_model_store().get(model)
     schema = minimal_house_schema(tuple(predictor.required_fields))
     try:
@@ -162,7 +186,8 @@ def invalid_request(error: RequestValidationError) -> Response:
     # Powertools parses form posts too (curl -d without -H sends one); this API speaks JSON only.
     if not _json_content_type():
         return unsupported_media_type(error)
-    details = describe(error.errors(), allowed_fields=HOUSE_COLUMNS,
+    batch = app.current_event.path == "/v1/predict/batch"
+    details = describe(error.errors(), allowed_fields=HOUSE_COLUMNS, top_level_fields=("instances",) if batch else None,
                        demographic_fields=get_model_store().get().demographic_fields)
     malformed = any(e.get("type") == "json_invalid" for e in error.errors())
     if malformed:
@@ -184,6 +209,17 @@ def unpriceable_input(error: PredictionInputError) -> Response:
     return _error(422, "invalid_input", str(error), [ErrorDetail(field=error.field, problem=error.problem)])
 
 
+@app.exception_handler(UnicodeDecodeError)
+def undecodable_body(error: UnicodeDecodeError) -> Response:
+    problem = "request body is not valid JSON: it is not UTF-8 text"
+    return _error(400, "malformed_json", problem, [ErrorDetail(field="body", problem=problem)])
+
+
+@app.exception_handler(UnknownQueryParameterError)
+def unknown_query_parameter(error: UnknownQueryParameterError) -> Response:
+    return _error(400, "unknown_query_parameter", str(error), [ErrorDetail(field=error.name, problem=str(error))])
+
+
 @app.exception_handler(UnknownModelError)
 def unknown_model(error: UnknownModelError) -> Response:
     return _error(400, "unknown_model", str(error), [ErrorDetail(field="model", problem=str(error))])
@@ -195,7 +231,8 @@ def not_found(error: NotFoundError) -> Response:
     return _error(404, "not_found", f"no route {app.current_event.http_method} {path}; see /v1/swagger")
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+# clear_state: keys appended for one request (model_version, ...) must not label the next one's logs.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:

@@ -48,7 +48,7 @@ class ModelStore:
     def get(self, name: str | None = None) -> Predictor:
         """The predictor serving ``name`` (a model name or one of its exact versions)."""
         predictors = self._predictors  # one read: a concurrent replace() cannot mix two dicts
-        wanted = name or self.default
+        wanted = self.default if name is None else name  # `?model=` (empty) names no model: refused
         if wanted in predictors:
             return predictors[wanted]
         for predictor in predictors.values():
@@ -65,13 +65,18 @@ class ModelStore:
             self.updates.refresh(self, force=force)
 
 
+def load_local_predictor(model_dir: Path, name: str) -> Predictor:
+    """The latest local version of ``name`` (baked into the image), verified and smoke-tested."""
+    predictor = Predictor(load_artifact(latest_version_folder(model_dir, name)))
+    predictor.smoke_test()
+    return predictor
+
+
 def load_local_store(model_dir: Path, default: str) -> ModelStore:
     names = sorted(p.parent.name for p in Path(model_dir).glob(f"*/{LATEST_FILE}"))
     if not names:
         raise ArtifactError(f"no trained models under {model_dir}: run `make train`")
-    predictors = {name: Predictor(load_artifact(latest_version_folder(model_dir, name))) for name in names}
-    for predictor in predictors.values():
-        predictor.smoke_test()
+    predictors = {name: load_local_predictor(model_dir, name) for name in names}
     logger.info("models loaded", extra={"models": {p.name: p.version for p in predictors.values()}})
     return ModelStore(predictors, default)
 

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from lambda_fn.artifacts import ArtifactError, latest_version_folder, load_artifact
+from lambda_fn.artifacts import ArtifactError
 from lambda_fn.model_registry import (
     Pointer,
     RegistryError,
@@ -39,6 +39,7 @@ from lambda_fn.model_registry import (
     describe_version,
     fetch_predictor,
 )
+from lambda_fn.model_store import load_local_predictor
 from lambda_fn.observability import logger, metrics
 from lambda_fn.predictor import Predictor
 from lambda_fn.settings import Settings
@@ -121,9 +122,7 @@ class RegistrySync:
 
     def _load(self, name: str, version: str | None) -> Predictor:
         if version is None or version == self._baked[name]:
-            predictor = Predictor(load_artifact(latest_version_folder(self._model_dir, name)))
-            predictor.smoke_test()
-            return predictor
+            return load_local_predictor(self._model_dir, name)
         return fetch_predictor(self.s3, self.location, name, version, self._download_dir)
 
     def _report_failure(self, name: str, wanted: str | None, served: str, error: Exception) -> None:

@@ -116,11 +116,20 @@ def _too_large(start_response: Callable) -> Iterable[bytes]:
     return [body.encode()]
 
 
+def _read_body(environ: dict[str, Any]) -> bytes | None:
+    """The request body, or None when it is over MAX_BODY_BYTES (then left unread)."""
+    length = environ.get("CONTENT_LENGTH")
+    if length:
+        return environ["wsgi.input"].read(int(length)) if int(length) <= MAX_BODY_BYTES else None
+    # No Content-Length: a chunked body (gunicorn decodes it) or none at all; read to the limit.
+    raw = environ["wsgi.input"].read(MAX_BODY_BYTES + 1)
+    return raw if len(raw) <= MAX_BODY_BYTES else None
+
+
 def application(environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    if length > MAX_BODY_BYTES:
+    raw_body = _read_body(environ)
+    if raw_body is None:
         return _too_large(start_response)
-    raw_body = environ["wsgi.input"].read(length) if length else b""
     request_id = str(uuid.uuid4())
     response = lambda_handler(to_event(environ, raw_body, request_id), LocalContext(aws_request_id=request_id))
     body = response.get("body") or ""

@@ -42,7 +42,7 @@ from lambda_fn.model_registry import (
     fetch_predictor,
 )
 from lambda_fn.predictor import Predictor
-from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX
+from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX, Settings
 from model import data
 
 
@@ -200,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for command in ("publish", "promote", "rollback", "list"):
         sub = commands.add_parser(command)
-        sub.add_argument("--name", default=None if command == "list" else os.environ.get("DEFAULT_MODEL", "basic"))
+        sub.add_argument("--name", default=None if command == "list" else Settings.from_env().default_model,
+                         help="model name (default: the service's default model, $DEFAULT_MODEL or gbm)")
         if command == "publish":
             sub.add_argument("--version", help="default: the folder named by model/artifacts/<name>/LATEST")
         if command == "promote":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import socket
@@ -85,6 +86,22 @@ def test_errors_over_http(base_url, method, path, body, status):
 
     assert got == status
     assert answer["message"]
+
+
+def test_a_chunked_request_body_is_priced(base_url):
+    host, port = base_url.removeprefix("http://").split(":")
+    body = json.dumps(event_body("predict")).encode()
+    connection = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        connection.request("POST", "/v1/predict?model=basic", body=iter([body[:100], body[100:]]),
+                           headers={"Content-Type": "application/json"}, encode_chunked=True)
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+
+    assert response.status == 200
+    assert answer["price"] == 396520.0
 
 
 def test_swagger_ui_and_openapi_document_are_served(base_url):

@@ -87,3 +87,14 @@ def test_bodies_over_10_mb_are_refused_unread_like_api_gateway():
 
     assert status == "413 Payload Too Large"
     assert json.loads(body)["details"][0]["field"] == "body"
+
+
+def test_a_body_without_content_length_is_read_to_its_end():
+    house = json.dumps(event_body("predict")).encode()
+    environ = _environ("POST", "/v1/predict", "model=basic", body=house, CONTENT_TYPE="application/json")
+    del environ["CONTENT_LENGTH"]  # what gunicorn passes for a chunked request
+
+    status, _, body = _call(environ)
+
+    assert status == "200 OK"
+    assert json.loads(body)["price"] == 396520.0

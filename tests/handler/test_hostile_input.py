@@ -1,0 +1,97 @@
+"""Input crafted to break a parser or slip past validation still gets a clear 4xx, never a 500
+or a price for something other than what was sent."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+
+from lambda_fn.observability import logger
+from tests.helpers import event_body, invoke, load_event, with_body
+
+HOUSE = json.dumps(event_body("predict"))
+
+
+@pytest.mark.parametrize(("body", "words"), [
+    (HOUSE.replace('"bathrooms": 1.0', '"bathrooms": NaN'), "NaN is not valid JSON"),
+    (HOUSE.replace('"bathrooms": 1.0', '"bathrooms": Infinity'), "Infinity is not valid JSON"),
+    ("[" * 50_000 + "]" * 50_000, "nested too deeply"),
+    ('{"bedrooms": ' + "9" * 5000 + "}", "digits"),
+])
+def test_bodies_json_cannot_represent_are_malformed_json(body, words):
+    status, answer = invoke(with_body(load_event("predict"), body))
+
+    assert status == 400
+    assert answer["error"] == "malformed_json"
+    assert words in answer["message"]
+
+
+def test_a_body_that_is_not_utf8_is_malformed_json():
+    event = load_event("predict")
+    event["body"], event["isBase64Encoded"] = base64.b64encode(b'{"bedrooms": "caf\xe9"}').decode(), True
+
+    status, answer = invoke(event)
+
+    assert status == 400
+    assert "not UTF-8" in answer["message"]
+
+
+@pytest.mark.parametrize("route", ["predict", "predict_minimal"])
+def test_a_list_of_houses_sent_to_a_one_house_route_is_refused_not_priced_as_its_first(route):
+    house = event_body(route)
+
+    status, answer = invoke(with_body(load_event(route), [house, house]))
+
+    assert status == 422
+    assert answer["details"] == [{"field": "body", "problem": "expected a JSON object"}]
+
+
+def test_a_form_post_to_the_minimal_route_is_415_like_the_others():
+    event = with_body(load_event("predict_minimal"), "bedrooms=4")
+    event["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
+
+    status, answer = invoke(event)
+
+    assert status == 415
+    assert "application/json" in answer["message"]
+
+
+@pytest.mark.parametrize(("query", "status", "words"), [
+    ({"modle": "basic"}, 400, "did you mean 'model'"),
+    ({"model": ""}, 400, "no model named ''"),
+])
+def test_query_string_mistakes_do_not_silently_fall_back_to_the_default_model(query, status, words):
+    got, answer = invoke(with_body(load_event("predict"), event_body("predict"), **query))
+
+    assert got == status
+    assert words in answer["message"]
+
+
+def test_zipcodes_in_other_digit_scripts_are_refused():
+    house = {**event_body("predict"), "zipcode": "９８１１８"}
+
+    status, answer = invoke(with_body(load_event("predict"), house))
+
+    assert status == 422
+    assert answer["details"][0]["field"] == "zipcode"
+
+
+def test_a_misspelled_batch_key_names_the_batch_field():
+    status, answer = invoke(with_body(load_event("predict_batch"), {"instance": [event_body("predict")]}))
+
+    assert status == 422
+    problems = {d["field"]: d["problem"] for d in answer["details"]}
+    assert "did you mean 'instances'" in problems["instance"]
+    assert "bedrooms" not in problems["instance"]
+
+
+def test_one_requests_model_labels_do_not_stick_to_the_next_requests_logs():
+    invoke(with_body(load_event("predict"), event_body("predict"), model="basic"))
+    assert logger.get_current_keys()["model_name"] == "basic"
+
+    invoke(load_event("bad_malformed_json"))  # prices nothing, so appends no model keys
+
+    assert "model_name" not in logger.get_current_keys()
+    assert "model_version" not in logger.get_current_keys()
