@@ -26,6 +26,7 @@ from threadpoolctl import ThreadpoolController
 from lambda_fn.artifacts import ArtifactError, ModelArtifact
 from lambda_fn.features import FeatureBuilder
 from lambda_fn.intervals import PriceIntervals
+from lambda_fn.locations import ZipcodeAreas
 
 # Predictors pass numpy matrices built in model_features.json order, which scikit-learn cannot
 # check by name; the order is guaranteed (and tested) by FeatureBuilder instead.
@@ -43,6 +44,8 @@ class Predictor:
         self.required_fields = self._features.required_fields
         self.zipcodes = self._features.zipcodes
         self.demographic_fields = sorted(next(iter(artifact.demographics.values())))
+        areas = self.metadata.get("zipcode_areas")
+        self._areas = ZipcodeAreas(areas) if areas else None  # versions trained before it: no check
         interval = self.metadata.get("interval")
         try:
             self._intervals = PriceIntervals(interval) if interval else None
@@ -58,6 +61,8 @@ class Predictor:
 
     def predict(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> list[float]:
         """Prices in USD, rounded to the cent, in input order."""
+        if self._areas:
+            self._areas.check(houses, field_prefix=field_prefix)
         x = self._features.matrix(houses, field_prefix=field_prefix)
         with self._threadpools.limit(limits=1):
             prices = self._estimator.predict(x)

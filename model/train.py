@@ -133,7 +133,14 @@ def new_version_id(now: datetime.datetime, model_sha256: str) -> str:
     return f"{now:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}"
 
 
-def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
+def zipcode_areas(sales: pd.DataFrame) -> dict[str, list[float]]:
+    """The box around every sold home of each zipcode (see lambda_fn/locations.py)."""
+    boxes = sales.groupby("zipcode").agg(lat_min=("lat", "min"), lat_max=("lat", "max"),
+                                         long_min=("long", "min"), long_max=("long", "max"))
+    return {str(zipcode): [float(v) for v in row] for zipcode, row in boxes.iterrows()}
+
+
+def save(trained: TrainedModel, root: Path, demographics_csv: bytes, *, zipcode_areas: dict[str, list[float]]) -> Path:
     now = datetime.datetime.now(datetime.UTC)
     staging = root / trained.name / f".staging-{now:%Y%m%dT%H%M%S%f}"
     metadata = {
@@ -147,6 +154,7 @@ def save(trained: TrainedModel, root: Path, demographics_csv: bytes) -> Path:
         # Loaders re-price these held-out houses and refuse the model unless every price matches.
         "smoke_test": _smoke_test(trained),
         **({"interval": trained.interval} if trained.interval else {}),
+        "zipcode_areas": zipcode_areas,
         **trained.extra_metadata,
     }
     try:
@@ -212,9 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     sales, demographics = data.load_sales(), data.load_demographics()
     demographics_csv = (data.data_dir() / data.DEMOGRAPHICS_FILE).read_bytes()
+    areas = zipcode_areas(sales)
     for name in names:
         trained = TRAINERS[name](sales, demographics)
-        folder = save(trained, args.out, demographics_csv)
+        folder = save(trained, args.out, demographics_csv, zipcode_areas=areas)
         metadata = read_metadata(folder)
         print(f"{name}: {folder}")
         for part in ("cv", "held_out"):

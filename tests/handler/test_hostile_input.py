@@ -95,3 +95,28 @@ def test_one_requests_model_labels_do_not_stick_to_the_next_requests_logs():
 
     assert "model_name" not in logger.get_current_keys()
     assert "model_version" not in logger.get_current_keys()
+
+
+@pytest.mark.parametrize("route", ["predict", "predict_batch"])
+def test_coordinates_outside_the_houses_zipcode_are_refused(route):
+    # Inside King County's box, but 30 km from zipcode 98118: priced as-is, gbm would move the
+    # price by about a quarter.
+    house = {**event_body("predict"), "lat": 47.3, "long": -122.0}
+    body = {"instances": [event_body("predict"), house]} if route == "predict_batch" else house
+
+    status, answer = invoke(with_body(load_event(route), body))
+
+    field = "instances[1].lat" if route == "predict_batch" else "lat"
+    assert status == 422
+    assert answer["details"][0]["field"] == field
+    assert "not in zipcode 98118" in answer["details"][0]["problem"]
+
+
+def test_every_future_example_lies_in_its_zipcode():
+    from model import data
+
+    houses = json.loads(data.load_future_examples().to_json(orient="records"))
+
+    status, answer = invoke(with_body(load_event("predict_batch"), {"instances": houses}))
+
+    assert status == 200, answer

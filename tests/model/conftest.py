@@ -40,5 +40,6 @@ def trained(sales, demographics, trained_root) -> dict[str, Trained]:
     models = {}
     for name, trainer in train.TRAINERS.items():
         model = trainer(sales, demographics)
-        models[name] = Trained(model, train.save(model, trained_root, demographics_csv))
+        folder = train.save(model, trained_root, demographics_csv, zipcode_areas=train.zipcode_areas(sales))
+        models[name] = Trained(model, folder)
     return models
