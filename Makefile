@@ -56,7 +56,7 @@ CDK_ARGS ?=
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 
-synth: install node_modules/.package-lock.json ## CloudFormation for both stacks into cdk.out (runs cdk-nag; no AWS, no Docker)
+synth: install node_modules/.package-lock.json ## CloudFormation for the three stacks into cdk.out (runs cdk-nag; no AWS, no Docker)
 	$(CDK) synth --quiet $(CDK_ARGS)
 
 cfn-lint: synth ## cfn-lint every synthesized template (W3005: CDK's explicit DependsOn beside a Ref)
@@ -66,10 +66,10 @@ diff: artifacts node_modules/.package-lock.json ## what a deploy would change (A
 	$(CDK) diff --all $(CDK_ARGS)
 
 # A single-platform image manifest: Lambda refuses BuildKit's provenance attestation index.
-deploy: artifacts node_modules/.package-lock.json ## build the image and deploy both stacks (AWS credentials, Docker)
+deploy: artifacts node_modules/.package-lock.json ## build the image and deploy the three stacks (AWS credentials, Docker)
 	BUILDX_NO_DEFAULT_ATTESTATIONS=1 $(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
 
-destroy: node_modules/.package-lock.json ## delete both stacks (log groups and the ALB log bucket are retained)
+destroy: node_modules/.package-lock.json ## delete the stacks (log groups, log buckets and the model registry bucket are retained)
 	$(CDK) destroy --all $(CDK_ARGS)
 # ---- end AWS CDK ---------------------------------------------------------------------------------
 

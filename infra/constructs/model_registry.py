@@ -8,8 +8,10 @@ release procedure: README "Releasing a new model".
   replace a published version, whatever their IAM policies allow.
 - ``pointers``: one String parameter ``<pointer_prefix>/<name>`` per model name, created with the
   value ``{"version": null}`` ("serve the image's model"). The release CLI moves it afterwards;
-  CloudFormation never writes it again because that template value never changes (drift
-  detection will show the released value: expected).
+  CloudFormation does not write it again while the parameter's properties stay as they are
+  (drift detection will show the released value: expected). Caution: a deploy that changes any
+  property of a pointer (description, tier, tags) makes CloudFormation write ``null`` back, and
+  every environment returns to its image's model; promote again after such a deploy.
 - ``deploy_role``: assumable by ``deploy_principal`` (the CI role that releases models, or the
   account root: then anyone the account lets assume it); the only writer. It reads, uploads
   (no delete: versions are immutable) and moves the pointers.
@@ -107,6 +109,15 @@ class ModelRegistry(Construct):
             actions=list(OBJECT_WRITES),
             resources=[self.bucket.arn_for_objects("*")],
             conditions={"ArnNotEquals": {"aws:PrincipalArn": self.deploy_role.role_arn}},
+        ))
+        # Versions are write-once for the deploy role too: S3 refuses a put that could overwrite.
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="NoOverwrites",
+            effect=iam.Effect.DENY,
+            principals=[iam.AnyPrincipal()],
+            actions=["s3:PutObject"],
+            resources=[self.bucket.arn_for_objects("*")],
+            conditions={"Null": {"s3:if-none-match": "true"}},
         ))
 
         self.swap_failed_alarms = {

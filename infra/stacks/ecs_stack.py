@@ -2,7 +2,8 @@
 
 Composes: the network, the service image (same asset as the serverless stack), the access-log
 bucket and the load-balanced Fargate service with its scaling.
-Outputs: ``ServiceUrl`` (``http(s)://<load balancer DNS>``; append ``/v1/...``), ``ClusterName``,
+Outputs: ``ServiceUrl`` (``http(s)://<load balancer DNS>``; append ``/v1/...``; with a certificate,
+clients call the certificate's domain, a CNAME to this name), ``ClusterName``,
 ``ServiceName``.
 """
 
@@ -11,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import CfnOutput, Stack
+from aws_cdk import CfnOutput, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from constructs import Construct
 
+from infra import constants as c
 from infra.constructs.access_log_bucket import AccessLogBucket
 from infra.constructs.fargate_service import PriceFargateService
 from infra.constructs.network import ServiceNetwork
@@ -24,6 +26,12 @@ from infra.settings import DeploymentSettings
 
 
 class EcsStack(Stack):
+    @property
+    def availability_zones(self) -> list[str]:
+        # Resolved by CloudFormation (Fn::GetAZs) even when the context names an account and a
+        # region: otherwise CDK would ask AWS for the zones at synth, which needs credentials.
+        return [Fn.select(index, Fn.get_azs()) for index in range(c.MAX_AZS)]
+
     def __init__(
         self,
         scope: Construct,

@@ -3,9 +3,6 @@ reasoned, and the list of acknowledgements is the one reviewed here."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 from aws_cdk import App, Stack
 from aws_cdk import aws_s3 as s3
@@ -51,17 +48,6 @@ def _acknowledgements(app: App) -> dict[str, dict[str, str]]:
                     if "AwsSolutions-" in rule:
                         found.setdefault(construct.node.path, {})[rule.split("::", 1)[-1]] = reason
     return found
-
-
-@pytest.mark.parametrize("configuration", ["default", "scaled"])
-def test_no_unacknowledged_findings(request, configuration):
-    # Synthesis fails on any unacknowledged error, so reaching here already says most of it;
-    # the report must hold no error either.
-    synthesized = request.getfixturevalue(configuration)
-    report = Path(synthesized.assembly.directory) / "validation-report.json"
-    violations = json.loads(report.read_text())["pluginReports"] if report.exists() else []
-    errors = [v for plugin in violations for v in plugin.get("violations", []) if v.get("severity") == "error"]
-    assert not errors
 
 
 def test_acknowledgements_are_the_reviewed_ones_each_with_a_one_line_reason(default):

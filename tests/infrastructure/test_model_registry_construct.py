@@ -83,6 +83,9 @@ def test_the_bucket_refuses_plain_http_and_writes_by_anyone_but_the_deploy_role(
     [deploy_role] = template.find_resources("AWS::IAM::Role", {"Properties": {"AssumeRolePolicyDocument": {
         "Statement": [Match.object_like({"Principal": {"AWS": "arn:aws:iam::111122223333:role/release-ci"}})]}}})
     assert writes["Condition"] == {"ArnNotEquals": {"aws:PrincipalArn": {"Fn::GetAtt": [deploy_role, "Arn"]}}}
+    [overwrites] = [s for s in denials if s.get("Sid") == "NoOverwrites"]
+    assert overwrites["Action"] == "s3:PutObject" and overwrites["Principal"] == {"AWS": "*"}
+    assert overwrites["Condition"] == {"Null": {"s3:if-none-match": "true"}}  # only If-None-Match puts
 
 
 def test_one_pointer_per_model_starting_on_the_image_model(synthesized):

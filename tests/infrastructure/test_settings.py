@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from aws_cdk import App
 
 from infra import constants as c
 from infra.settings import CONTEXT_KEYS, DeploymentSettings
-from tests.infrastructure.conftest import cdk_json_context
+from tests.infrastructure.conftest import cdk_json_context, synthesize
 
 
 def test_cdk_json_states_exactly_the_built_in_defaults():
@@ -54,3 +56,13 @@ def test_command_line_strings_parse():
 def test_invalid_settings_are_refused_at_synth(context, problem):
     with pytest.raises(ValueError, match=problem):
         DeploymentSettings.from_mapping(context)
+
+
+def test_synth_with_an_account_needs_no_aws_lookup(tmp_path):
+    # Given an account and a region in the context (a real deployment's settings)
+    synthesized = synthesize(tmp_path, account="111122223333")
+    # Then nothing is left for the CDK CLI to look up in AWS, and the subnets use real zones
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert "missing" not in manifest
+    subnets = synthesized.template("Ecs").find_resources("AWS::EC2::Subnet")
+    assert all("dummy" not in json.dumps(s["Properties"]["AvailabilityZone"]) for s in subnets.values())

@@ -25,10 +25,8 @@ from lambda_fn.artifacts import (
     load_artifact,
     write_artifact,
 )
-from lambda_fn.handler import app
 from lambda_fn.model_registry import Pointer
 from lambda_fn.predictor import Predictor
-from lambda_fn.registry_sync import refresh_models
 from model import registry as cli
 from tests.helpers import event_body, invoke, json_lines, load_event
 
@@ -138,12 +136,7 @@ def run_cli(*args: str) -> int:
 
 
 def serve(event: str = "predict") -> tuple[int, dict[str, Any]]:
-    """Answer an event as the deployed handler does: the refresh middleware, then the route.
-
-    Until ``lambda_fn/handler.py`` registers ``refresh_models`` (``app.use(...)``), the refresh
-    it would run is called here first; once registered, the handler runs it itself."""
-    if refresh_models not in app._router_middlewares:
-        model_store.get_model_store().refresh()
+    """Answer an event as the deployed handler does: its refresh middleware, then the route."""
     return invoke(load_event(event))
 
 
