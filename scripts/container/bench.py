@@ -47,7 +47,10 @@ RIE_IN_IMAGE = "/usr/local/bin/aws-lambda-rie"  # the AWS base image ships one; 
 
 def rie_binary() -> Path | None:
     """The RIE bundled with the SAM CLI (None: use the image's own, as the AWS base has one)."""
-    ensure_sam()
+    try:
+        ensure_sam()
+    except RuntimeError:  # no SAM CLI: fine on the AWS base image, which carries its own RIE
+        return None
     package = sam_package_dir()
     candidate = package / "local" / "rapid" / "aws-lambda-rie-x86_64" if package else None
     return candidate if candidate and candidate.is_file() else None
