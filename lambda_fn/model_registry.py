@@ -10,8 +10,9 @@
                                              "previous": ["<version>" | null, ...],
                                              "promoted_at": "<UTC time>"}
 
-``version: null`` means "the model baked into the image": the pointer's value before any
-promotion, and what rolling back past the first promotion returns to. ``previous`` is the
+``version: null`` means "the model baked into the image", and so does a pointer that does not
+exist: CloudFormation does not create the pointers (a deploy would write its value over a
+released one), the first ``promote`` does. Rolling back past the first promotion returns to null. ``previous`` is the
 rollback history, newest first; promote pushes onto it, rollback pops it.
 
 Why the pointer is an SSM parameter and not an S3 object:
@@ -147,6 +148,20 @@ def describe_aws_error(error: Exception) -> str:
         missing = code in {"404", "NoSuchKey", "NotFound", "ParameterNotFound"}
         return f"{code}{' (missing)' if missing else ''}: {error}"
     return f"{type(error).__name__}: {error}"
+
+
+def is_parameter_not_found(error: BaseException) -> bool:
+    """Whether SSM answered ParameterNotFound, however wrapped: Powertools' GetParameterError keeps
+    only the message and chains the SDK's ClientError as its context."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        response = getattr(current, "response", None)
+        if isinstance(response, dict) and response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return True
+        current = current.__cause__ or current.__context__
+    return False
 
 
 def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path) -> Path:

@@ -11,8 +11,10 @@ Layout and pointer format: ``lambda_fn.model_registry``. Contract:
   MODEL_DOWNLOAD_DIR, verified (checksums, scikit-learn version, name and version), loaded and
   smoke-tested, and only then swapped in with ``ModelStore.replace``: one reference assignment;
   requests that already hold the old predictor finish with it. ``version: null`` (or the
-  image's own version) reloads the model baked into the image, with no download.
-- Any failure (pointer missing, malformed or unreadable; S3 unreachable; a file missing; a
+  image's own version) reloads the model baked into the image, with no download. So does a
+  pointer parameter that does not exist (nothing promoted yet): not a failure, and the answer is
+  kept for MODEL_REFRESH_SECONDS like a read one, so SSM is not asked on every request.
+- Any failure (pointer malformed or unreadable; S3 unreachable; a file missing; a
   checksum, library version or smoke test wrong) keeps the served model, logs an error naming
   the model, both versions and the reason, emits ``ModelSwapFailed`` (dimension ``model_name``),
   and pauses checks for MODEL_REFRESH_SECONDS: a broken release costs one attempt per interval
@@ -38,6 +40,7 @@ from lambda_fn.model_registry import (
     aws_client,
     describe_version,
     fetch_predictor,
+    is_parameter_not_found,
 )
 from lambda_fn.model_store import load_local_predictor
 from lambda_fn.observability import logger, metrics
@@ -71,6 +74,7 @@ class RegistrySync:
         self.clock = clock
         self._lock = threading.Lock()
         self._paused_until = float("-inf")
+        self._absent_until: dict[str, float] = {}  # pointer name -> when to ask SSM again
 
     @classmethod
     def from_settings(cls, settings: Settings, baked_versions: Mapping[str, str]) -> RegistrySync:
@@ -114,10 +118,16 @@ class RegistrySync:
 
     def _wanted_version(self, name: str) -> str | None:
         parameter = self.location.pointer_name(name)
+        if self.clock() < self._absent_until.get(parameter, float("-inf")):
+            return None
         try:
             raw = self._pointers.get(parameter, max_age=self.refresh_seconds)
         except Exception as error:  # Powertools' GetParameterError carries the SDK's message
+            if is_parameter_not_found(error):  # nothing promoted yet: the image's model
+                self._absent_until[parameter] = self.clock() + self.refresh_seconds
+                return None
             raise RegistryError(f"could not read pointer {parameter}: {error}") from error
+        self._absent_until.pop(parameter, None)
         return Pointer.parse(raw, source=parameter).version
 
     def _load(self, name: str, version: str | None) -> Predictor:

@@ -11,7 +11,8 @@
 The bucket and pointer prefix come from ``--bucket`` / ``--pointer-prefix`` or the variables the
 service itself reads (MODEL_REGISTRY_BUCKET, MODEL_POINTER_PREFIX); AWS credentials from the usual
 chain, as the registry's deploy role (it alone may write). Running services follow a promotion or
-a rollback within MODEL_REFRESH_SECONDS, with no new image and no restart.
+a rollback within MODEL_REFRESH_SECONDS, with no new image and no restart. The stack does not
+create the pointers: until the first ``promote`` creates one, it reads as "the image's model".
 """
 
 from __future__ import annotations
@@ -40,10 +41,13 @@ from lambda_fn.model_registry import (
     describe_aws_error,
     describe_version,
     fetch_predictor,
+    is_parameter_not_found,
 )
 from lambda_fn.predictor import Predictor
 from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX, Settings
 from model import data
+
+NO_POINTER = 0  # the "SSM version" of a pointer not created yet (SSM numbers versions from 1)
 
 
 def _now() -> str:
@@ -91,18 +95,20 @@ class Registry:
         return json.loads(body["Body"].read())
 
     def read_pointer(self, name: str) -> tuple[Pointer, int]:
+        """The pointer and its SSM version; a pointer not created yet (nothing promoted) is
+        ``Pointer()`` ("the image's model", no history) at version 0."""
         parameter = self.location.pointer_name(name)
         try:
             found = self.ssm.get_parameter(Name=parameter)["Parameter"]
         except Exception as error:
-            hint = ": deploy the stack with the ModelRegistry construct, which creates it" \
-                if _error_code(error) == "ParameterNotFound" else ""
-            raise RegistryError(f"could not read pointer {parameter}: {describe_aws_error(error)}{hint}") from error
+            if is_parameter_not_found(error):
+                return Pointer(), NO_POINTER
+            raise RegistryError(f"could not read pointer {parameter}: {describe_aws_error(error)}") from error
         return Pointer.parse(found["Value"], source=parameter), found["Version"]
 
     def write_pointer(self, name: str, pointer: Pointer, *, read_at_version: int) -> None:
-        # SSM has no compare-and-swap: re-read just before writing, so a release that raced
-        # another one fails loudly instead of silently dropping the other's history.
+        """Create or move the pointer. SSM has no compare-and-swap: re-read just before writing, so
+        a release that raced another one fails loudly instead of silently dropping the other's history."""
         _, current = self.read_pointer(name)
         if current != read_at_version:
             raise RegistryError(f"pointer {self.location.pointer_name(name)} changed while this command ran "
@@ -164,6 +170,9 @@ def promote(registry: Registry, name: str, version: str | None, workdir: Path) -
 
 def rollback(registry: Registry, name: str, workdir: Path) -> None:
     pointer, read_at = registry.read_pointer(name)
+    if not pointer.previous:
+        raise RegistryError(f"{name}: no previous version to roll back to "
+                            f"(active: {describe_version(pointer.version)}; nothing was written)")
     target = pointer.rolled_back(_now())
     if target.version is not None:
         check_candidate(registry, name, target.version, workdir)

@@ -6,15 +6,13 @@ release procedure: README "Releasing a new model".
   server access logs to ``access_logs`` (its own bucket). Its policy denies writing or deleting
   objects to every principal but ``deploy_role``, administrators included: nobody else can
   replace a published version, whatever their IAM policies allow.
-- ``pointers``: one String parameter ``<pointer_prefix>/<name>`` per model name, created with the
-  value ``{"version": null}`` ("serve the image's model"). The release CLI moves it afterwards;
-  CloudFormation does not write it again while the parameter's properties stay as they are
-  (drift detection will show the released value: expected). Caution: a deploy that changes any
-  property of a pointer (description, tier, tags) makes CloudFormation write ``null`` back, and
-  every environment returns to its image's model; promote again after such a deploy.
+- ``pointer_arns``: per model name, the ARN of its String parameter ``<pointer_prefix>/<name>``.
+  The stack does not create the parameters (a deploy would write its own value over a released
+  one): the first ``promote`` creates each pointer, and until then a missing pointer means "serve
+  the image's model", for the service and the CLI alike. The grants name exactly these ARNs.
 - ``deploy_role``: assumable by ``deploy_principal`` (the CI role that releases models, or the
   account root: then anyone the account lets assume it); the only writer. It reads, uploads
-  (no delete: versions are immutable) and moves the pointers.
+  (no delete: versions are immutable), creates and moves the pointers.
 - ``swap_failed_alarms``: per model name, an alarm on the service's ``ModelSwapFailed`` metric
   (a promoted version some environment refused: it keeps serving its current model). Left for
   the stack to route to a topic, or to add to the canary's alarms (an image that cannot load the
@@ -23,7 +21,7 @@ release procedure: README "Releasing a new model".
   read to the Lambda function's role or the ECS task role and returns the environment that
   tells the service where to look: ``s3:GetObject`` under the served names' prefixes,
   ``s3:ListBucket`` (so a missing file reads as 404, not 403) and ``ssm:GetParameter`` on the
-  pointers. No write of any kind.
+  pointers' ARNs (so a pointer not created yet reads as ParameterNotFound). No write of any kind.
 """
 
 from __future__ import annotations
@@ -35,15 +33,12 @@ from aws_cdk import CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
-from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from infra import constants as c
 from infra.constructs.access_log_bucket import AccessLogBucket
 from infra.nag import acknowledge
 
-# The pointer value before any promotion (lambda_fn.model_registry.Pointer: null = the image's model).
-INITIAL_POINTER = '{"version": null, "previous": []}'
 DEFAULT_REFRESH_SECONDS = 30  # MODEL_REFRESH_SECONDS: every environment follows a release within ~30 s
 ACCESS_LOG_EXPIRY = Duration.days(365)
 OBJECT_WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion")
@@ -85,14 +80,10 @@ class ModelRegistry(Construct):
             server_access_logs_prefix="model-registry/",
             removal_policy=removal_policy,
         )
-        self.pointers = {
-            name: ssm.StringParameter(
-                self, f"Pointer-{name}",
-                parameter_name=f"{pointer_prefix}/{name}",
-                string_value=INITIAL_POINTER,
-                description=f"Active version of model '{name}' in the model registry (moved by model.registry)",
-                tier=ssm.ParameterTier.STANDARD,
-            )
+        # Not CloudFormation resources: the release CLI creates and moves them (see the docstring).
+        self.pointer_arns = {
+            name: Stack.of(self).format_arn(service="ssm", resource="parameter",
+                                            resource_name=f"{pointer_prefix}/{name}".lstrip("/"))
             for name in self.model_names
         }
         self.deploy_role = iam.Role(
@@ -162,7 +153,7 @@ class ModelRegistry(Construct):
         objects = [self._objects_arn(grantee, f"{name}/*") for name in self.model_names]
         self._add(grantee, ["s3:GetObject"], [arn for arn, _ in objects])
         self._add(grantee, ["s3:ListBucket"], [self.bucket.bucket_arn])
-        self._add(grantee, ["ssm:GetParameter"], [p.parameter_arn for p in self.pointers.values()])
+        self._add(grantee, ["ssm:GetParameter"], list(self.pointer_arns.values()))
         self._acknowledge(grantee, [finding for _, finding in objects],
                           "Reads model versions under <name>/<version>/: versions are published after deployment, "
                           "so only the model name is known.")
@@ -172,7 +163,7 @@ class ModelRegistry(Construct):
         self._add(role, ["s3:GetObject", "s3:PutObject"], [arn])
         self._add(role, ["s3:ListBucket"], [self.bucket.bucket_arn])
         self._add(role, ["ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"],
-                  [p.parameter_arn for p in self.pointers.values()])
+                  list(self.pointer_arns.values()))
         self._acknowledge(role, [finding], "Publishes new model versions, whose keys <name>/<version>/... do not exist "
                                            "at deployment; the bucket policy keeps them write-once.")
 

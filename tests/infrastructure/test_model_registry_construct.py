@@ -1,5 +1,6 @@
 """The model registry construct in a bare stack: a private, versioned, TLS-only bucket that only
-the deploy role can write; one pointer per model; read-only grants for the runtimes; cdk-nag and
+the deploy role can write; one pointer ARN per model (the parameters themselves are left to the
+release CLI); read-only grants for the runtimes; cdk-nag and
 cfn-lint clean, whether the runtimes live in the registry's stack or in their own."""
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from cfnlint.api import lint
 from infra.constructs.model_registry import ModelRegistry
 from infra.constructs.runtime_dependency import RuntimeDependency
 from infra.nag import check
-from lambda_fn.model_registry import Pointer
 from lambda_fn.observability import metrics
 from lambda_fn.settings import ENV_NAMES
 from tests.infrastructure.helpers import as_list, policy_statements
@@ -88,14 +88,40 @@ def test_the_bucket_refuses_plain_http_and_writes_by_anyone_but_the_deploy_role(
     assert overwrites["Condition"] == {"Null": {"s3:if-none-match": "true"}}  # only If-None-Match puts
 
 
-def test_one_pointer_per_model_starting_on_the_image_model(synthesized):
-    parameters = synthesized["registry_template"].find_resources("AWS::SSM::Parameter")
+def test_no_pointer_parameter_is_created_by_cloudformation(synthesized):
+    # A deploy must never write a pointer: the release CLI alone creates and moves them.
+    for template in (synthesized["registry_template"], synthesized["runtime_template"]):
+        template.resource_count_is("AWS::SSM::Parameter", 0)
 
-    by_name = {p["Properties"]["Name"]: p["Properties"] for p in parameters.values()}
-    assert set(by_name) == {f"{PREFIX}/basic", f"{PREFIX}/better"}
-    for properties in by_name.values():
-        assert properties["Type"] == "String"
-        assert Pointer.parse(properties["Value"], source="template") == Pointer(version=None)
+
+def _pointer_arn(name: str) -> dict:
+    return {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":ssm:us-west-2:", {"Ref": "AWS::AccountId"},
+                              f":parameter{PREFIX}/{name}"]]}
+
+
+def _ssm_resources(template: dict, action: str) -> list:
+    return [r for s in policy_statements(template) if action in as_list(s["Action"]) for r in as_list(s["Resource"])]
+
+
+def test_one_pointer_arn_per_model(synthesized):
+    arns = synthesized["registry"].pointer_arns
+    stack = Stack.of(synthesized["registry"])
+
+    assert set(arns) == {"basic", "better"}
+    assert {name: stack.resolve(arn) for name, arn in arns.items()} == {n: _pointer_arn(n) for n in arns}
+
+
+def test_pointer_grants_name_exactly_the_pointer_arns(synthesized):
+    expected = [_pointer_arn("basic"), _pointer_arn("better")]
+    runtime = synthesized["runtime_template"].to_json()
+    registry = synthesized["registry_template"].to_json()
+
+    assert _ssm_resources(runtime, "ssm:GetParameter") == expected
+    for action in ("ssm:GetParameter", "ssm:GetParameterHistory", "ssm:PutParameter"):
+        assert _ssm_resources(registry, action) == expected, action
+    ssm_statements = [s for t in (runtime, registry) for s in policy_statements(t)
+                      if any(a.startswith("ssm:") for a in as_list(s["Action"]))]
+    assert "*" not in json.dumps([s["Resource"] for s in ssm_statements])  # no wildcard, no other parameter
 
 
 def test_a_refused_release_raises_an_alarm_per_model(synthesized):

@@ -1,5 +1,5 @@
-"""The registry as the ModelRegistry construct deploys it, in moto: a versioned bucket and one
-SSM pointer per baked model name (value: the image's model). Registry versions are made from the
+"""The registry as the ModelRegistry construct deploys it, in moto: a versioned bucket and no
+SSM pointer yet (the first promote creates each one; until then: the image's model). Registry versions are made from the
 baked model with another neighbour count, so every version prices the example house differently
 and a response's price proves which version produced it."""
 
@@ -84,9 +84,13 @@ class Aws:
     s3: Any
     ssm: Any
 
-    def pointer(self, name: str = MODEL) -> Pointer:
-        return Pointer.parse(self.ssm.get_parameter(Name=f"{POINTER_PREFIX}/{name}")["Parameter"]["Value"],
-                             source="test")
+    def pointer(self, name: str = MODEL) -> Pointer | None:
+        """The pointer's value, or None while it does not exist (nothing promoted yet)."""
+        try:
+            found = self.ssm.get_parameter(Name=f"{POINTER_PREFIX}/{name}")["Parameter"]
+        except self.ssm.exceptions.ParameterNotFound:
+            return None
+        return Pointer.parse(found["Value"], source="test")
 
     def set_pointer(self, version: str | None, name: str = MODEL) -> None:
         """Move the pointer directly, as someone bypassing `promote` could."""
@@ -112,10 +116,7 @@ def aws(monkeypatch) -> Iterator[Aws]:
         s3, ssm = boto3.client("s3"), boto3.client("ssm")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        baked_names = sorted(p.parent.name for p in settings.DEFAULT_MODEL_DIR.glob(f"*/{LATEST_FILE}"))
-        for name in baked_names:
-            ssm.put_parameter(Name=f"{POINTER_PREFIX}/{name}", Value=Pointer().to_json(), Type="String")
-        yield Aws(s3, ssm)
+        yield Aws(s3, ssm)  # no pointer parameters: the stack does not create them
 
 
 @pytest.fixture

@@ -74,7 +74,7 @@ def test_promote_refuses_what_is_not_published(registry_env, version, problem, c
     assert run_cli("promote", "--version", version) == 1
 
     assert problem in capsys.readouterr().err
-    assert registry_env.pointer().version is None
+    assert registry_env.pointer() is None  # nothing written, not even a pointer to the image's model
 
 
 def test_promote_refuses_a_version_that_fails_verification(registry_env, versions, tmp_path, capsys):
@@ -86,14 +86,41 @@ def test_promote_refuses_a_version_that_fails_verification(registry_env, version
     assert run_cli("promote", "--version", versions.v1) == 1
 
     assert "built with scikit-learn 1.3.1" in capsys.readouterr().err
-    assert registry_env.pointer().version is None
+    assert registry_env.pointer() is None
 
 
-def test_promote_and_rollback_refuse_without_the_pointer_parameter(registry_env, versions, capsys):
-    registry_env.ssm.delete_parameter(Name=f"{POINTER_PREFIX}/{MODEL}")
+def test_before_the_first_promote_there_is_no_pointer_and_the_image_model_serves(registry_env, versions, capsys):
+    # Given a fresh deployment: the stack creates no pointer parameter
+    assert registry_env.pointer() is None
+    assert _answers(versions, 1) == {versions.baked}
 
+    # Then list and rollback read the missing pointer as "the image's model, no history"
+    assert run_cli("list", "--name", MODEL) == 0
+    assert f"{MODEL}: active the image's model (promoted -); rollback history: none" in capsys.readouterr().out
     assert run_cli("rollback") == 1
-    assert "deploy the stack with the ModelRegistry construct" in capsys.readouterr().err
+    assert "no previous version to roll back to" in capsys.readouterr().err
+    assert registry_env.pointer() is None  # a refused rollback creates nothing
+
+
+def test_the_first_promote_creates_the_pointer(registry_env, versions):
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
+
+    assert run_cli("promote", "--version", versions.v1) == 0
+
+    pointer = registry_env.pointer()
+    assert (pointer.version, pointer.previous) == (versions.v1, (None,)) and pointer.promoted_at
+    assert registry_env.ssm.get_parameter(Name=f"{POINTER_PREFIX}/{MODEL}")["Parameter"]["Type"] == "String"
+    assert _answers(versions, 1) == {versions.v1}
+    assert run_cli("rollback") == 0  # back to the image's model, the pointer's state before it existed
+    assert registry_env.pointer().version is None
+    assert _answers(versions, 1) == {versions.baked}
+
+
+def test_promote_image_before_any_promote_changes_nothing(registry_env, capsys):
+    assert run_cli("promote", "--image") == 0
+
+    assert "is already active" in capsys.readouterr().out
+    assert registry_env.pointer() is None
 
 
 def test_list_shows_versions_the_active_one_and_the_history(registry_env, versions, capsys):

@@ -13,7 +13,7 @@ from lambda_fn.model_registry import HISTORY_LIMIT, Pointer, RegistryError, Regi
 from lambda_fn.registry_sync import refresh_models
 from lambda_fn.server import LocalContext
 from tests.helpers import invoke, load_event
-from tests.registry.conftest import MODEL, run_cli, served
+from tests.registry.conftest import MODEL, emitted_metrics, run_cli, served
 
 
 def test_without_a_registry_bucket_only_the_image_models_serve(monkeypatch):
@@ -54,6 +54,8 @@ def test_the_handler_runs_the_refresh_on_every_request(registry_env, versions):
 
 
 def test_the_pointer_is_read_once_per_refresh_interval(registry_env, versions, monkeypatch):
+    for name in model_store.get_model_store().names():
+        registry_env.set_pointer(None, name)  # every pointer exists (a missing one: next test)
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "30")
     settings.get_settings.cache_clear()
     model_store.get_model_store.cache_clear()
@@ -68,6 +70,35 @@ def test_the_pointer_is_read_once_per_refresh_interval(registry_env, versions, m
     sync._pointers.clear_cache()  # as if the 30 s had passed
     served()
     assert len(reads) == len(model_store.get_model_store().names())  # ... then once per model's pointer
+
+
+def test_without_a_pointer_yet_the_image_model_serves_and_nothing_fails(
+        registry_env, versions, monkeypatch, log_lines, capsys):
+    # Given a fresh deployment (no promote yet: the stack creates no pointer), read every 30 s
+    assert registry_env.pointer() is None
+    monkeypatch.setenv("MODEL_REFRESH_SECONDS", "30")
+    settings.get_settings.cache_clear()
+    model_store.get_model_store.cache_clear()
+    store = model_store.get_model_store()
+    sync = store.updates
+    now = [sync.clock()]  # the cold start's clock: it cached "no pointer" until now + 30
+    sync.clock = lambda: now[0]
+    reads = []
+    sync.ssm.meta.events.register("before-call.ssm.GetParameter", lambda **kwargs: reads.append(1))
+
+    # Then the image's models serve, with no error log and no ModelSwapFailed
+    for _ in range(5):
+        assert served() == (versions.baked, versions.prices[versions.baked])
+    assert not [line for line in log_lines() if line.get("level") == "ERROR"], log_lines()
+    assert not emitted_metrics(capsys.readouterr().out, "ModelSwapFailed")
+    assert reads == []  # "no pointer" is cached like a read value: requests cost no SSM call
+
+    # And once the first promote creates the pointer, the next read after the interval follows it
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
+    run_cli("promote", "--version", versions.v1)
+    now[0] += 31
+    assert served()[0] == versions.v1
+    assert len(reads) == len(store.names())
 
 
 def test_a_request_keeps_the_predictor_it_took_while_the_model_is_swapped(registry_env, versions):
