@@ -25,6 +25,7 @@ from lambda_fn.error_responses import describe
 from lambda_fn.errors import PredictionInputError, UnknownModelError, UnknownQueryParameterError
 from lambda_fn.features import HOUSE_COLUMNS
 from lambda_fn.json_body import parse_json_body
+from lambda_fn.media_type import normalise_content_type
 from lambda_fn.model_store import get_model_store
 from lambda_fn.observability import logger, metrics, tracer
 from lambda_fn.predictor import Predictor
@@ -236,4 +237,4 @@ def not_found(error: NotFoundError) -> Response:
 @tracer.capture_lambda_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
-    return app.resolve(event, context)
+    return app.resolve(normalise_content_type(event), context)
