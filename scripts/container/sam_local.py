@@ -18,6 +18,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -87,17 +88,51 @@ def _last_json_object(text: str) -> dict[str, Any] | None:
     return None
 
 
-def invoke(sam: SamBuild, event: Path) -> Invocation:
-    """``sam local invoke`` of the function with one event file: a fresh container, removed after."""
+def _started_containers(sam_log: str) -> list[str]:
+    """The containers SAM says it created: it logs ``SAM_CONTAINER_ID: <id>`` right after creating
+    one and before starting it (SAM's labels are the same for every invoke, so they cannot tell
+    two concurrent invocations apart)."""
+    return [line.partition("SAM_CONTAINER_ID:")[2].strip() for line in sam_log.splitlines()
+            if "SAM_CONTAINER_ID:" in line]
+
+
+def _kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL SAM's process group while SAM still runs, so nothing in it creates a container after
+    the cleanup (a wrapper or a bundled binary may run SAM as a child of the process we started)."""
+    if process.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def invoke(sam: SamBuild, event: Path, *, timeout: float = 300) -> Invocation:
+    """``sam local invoke`` of the function with one event file: a fresh container, removed after,
+    also when SAM is stopped for taking longer than ``timeout`` seconds or by Ctrl-C."""
     tools = toolchain()
+    cmd = [*tools.sam_cli, "local", "invoke", sam.function_id, "--template", str(sam.template),
+           "--event", str(event), *LOCAL_FLAGS]
     started = time.monotonic()
-    result = run([*tools.sam_cli, "local", "invoke", sam.function_id, "--template", str(sam.template),
-                  "--event", str(event), *LOCAL_FLAGS], env=tools.env, check=False, timeout=300)
-    seconds = time.monotonic() - started
-    for line in result.stderr.splitlines():  # SAM removes its container; make sure of it
-        if line.startswith("SAM_CONTAINER_ID:"):
-            remove_container(line.split(":", 1)[1].strip())
-    return Invocation(event, _last_json_object(result.stdout), seconds, result.returncode, result.stderr[-3000:])
+    # Output goes to files, not pipes: what SAM logged before it was killed is still readable, and
+    # no leftover process holding a pipe open can block the read. Its own session, so that
+    # _kill_group reaches everything it started (and Ctrl-C reaches it only through _kill_group).
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stdout, \
+            tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as stderr:
+        process = subprocess.Popen(cmd, cwd=ROOT, env=tools.env, stdout=stdout, stderr=stderr,
+                                   start_new_session=True)
+        note = ""
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            note = f"\nsam local invoke stopped after {timeout:g} s"
+        finally:
+            _kill_group(process)
+            seconds = time.monotonic() - started
+            stdout.seek(0)
+            stderr.seek(0)
+            output, sam_log = stdout.read(), stderr.read()
+            for container in _started_containers(sam_log):  # SAM removes its container; make sure of it
+                remove_container(container)
+    return Invocation(event, _last_json_object(output), seconds, process.returncode, sam_log[-3000:] + note)
 
 
 def invoke_all(sam: SamBuild, events: list[Path], *, workers: int = 2) -> list[Invocation]:
