@@ -38,7 +38,6 @@ class PriceFunction(Construct):
         default_model: str,
         reserved_concurrency: int | None = None,
         provisioned_concurrency: tuple[int, int] | None = None,
-        environment: Mapping[str, str] | None = None,
     ) -> None:
         """``provisioned_concurrency``: (min, max) of the alias' provisioned concurrency, or None for none."""
         super().__init__(scope, construct_id)
@@ -72,7 +71,6 @@ class PriceFunction(Construct):
                 "POWERTOOLS_LOG_LEVEL": log_level,
                 "DEFAULT_MODEL": default_model,
                 "OMP_NUM_THREADS": c.OMP_NUM_THREADS,
-                **(environment or {}),
             },
         )
         minimum = provisioned_concurrency[0] if provisioned_concurrency else None
