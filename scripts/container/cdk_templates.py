@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.container.toolchain import AWS_BASE_IMAGE, ROOT, log, run
+from scripts.container.toolchain import ROOT, aws_base_image, log, run
 
 SYNTH_DIR = ROOT / ".aws-sam" / "cdk.out"
 # What the CDK CLI adds to the context of every `cdk synth` (path and asset metadata are what
@@ -98,7 +98,7 @@ def sam_template(base_image: str, outdir: Path = SYNTH_DIR) -> tuple[Path, str]:
     function = image_function(outdir)
     source = docker_image_asset(function.stack, function.resource["Properties"]["Code"]["ImageUri"], outdir)
     build_args = dict(source.get("dockerBuildArgs") or {})
-    if base_image != AWS_BASE_IMAGE:
+    if base_image != aws_base_image():
         build_args["BASE_IMAGE"] = base_image
     template = _load(function.template)
     resource = template["Resources"][function.logical_id]

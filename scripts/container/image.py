@@ -15,7 +15,7 @@ import json
 import time
 from dataclasses import asdict, dataclass
 
-from scripts.container.toolchain import AWS_BASE_IMAGE, PLATFORM, ROOT, Toolchain, log, run, toolchain
+from scripts.container.toolchain import PLATFORM, ROOT, Toolchain, aws_base_image, log, run, toolchain
 
 REPORT = ROOT / "reports" / "container-image.json"
 
@@ -45,7 +45,7 @@ def has_buildx() -> bool:
 def build_command(tools: Toolchain, tag: str) -> tuple[list[str], dict[str, str], str]:
     """(command, environment, builder name) for ``docker build`` of the repository root."""
     args = ["--platform", PLATFORM, "--tag", tag, "--file", "Dockerfile"]
-    if tools.base_image != AWS_BASE_IMAGE:
+    if tools.base_image != aws_base_image():
         args += ["--build-arg", f"BASE_IMAGE={tools.base_image}"]
     if tools.build_network:
         args += ["--network", tools.build_network]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -28,7 +29,7 @@ from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-AWS_BASE_IMAGE = "public.ecr.aws/lambda/python:3.13"
+DOCKERFILE = ROOT / "Dockerfile"
 DEFAULT_IMAGE_TAG = "sound-realty-price-service:local"
 PLATFORM = "linux/amd64"
 # The function's requirements and, for bases without one, the Lambda runtime interface client.
@@ -37,6 +38,22 @@ WHEELS_DIR = ROOT / ".wheels"
 # Every container this process starts carries this label (one value per process), so a cleanup
 # finds its own strays and never another run's containers.
 LABEL = f"sound-realty.container-tier={os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+
+def dockerfile_arg_default(name: str, dockerfile: Path = DOCKERFILE) -> str:
+    """The default value of ``ARG <name>=<value>`` in a Dockerfile."""
+    for line in dockerfile.read_text().splitlines():
+        match = re.match(rf"\s*ARG\s+{re.escape(name)}=(\S+)", line, re.IGNORECASE)
+        if match:
+            return match.group(1).strip("\"'")
+    raise ValueError(f"{dockerfile} has no ARG {name}=<default>")
+
+
+@cache
+def aws_base_image() -> str:
+    """The AWS Lambda base image: the Dockerfile's ``ARG BASE_IMAGE`` default, read from there so that
+    ``docker build .`` and these scripts never disagree. Only another base is passed as a build-arg."""
+    return dockerfile_arg_default("BASE_IMAGE")
 
 
 def log(message: str) -> None:
@@ -91,7 +108,7 @@ class Toolchain:
 
     @property
     def stand_in_base(self) -> bool:
-        return self.base_image != AWS_BASE_IMAGE
+        return self.base_image != aws_base_image()
 
 
 def ensure_docker() -> None:
@@ -111,7 +128,7 @@ def image_exists(reference: str) -> bool:
 def ensure_base_image(reference: str) -> None:
     """Build the stand-in base when it is missing. The AWS image is never shadowed by a local build:
     the image build pulls it (and fails clearly where no registry is reachable)."""
-    if image_exists(reference) or reference == AWS_BASE_IMAGE:
+    if image_exists(reference) or reference == aws_base_image():
         return
     script = container_env_script()
     if script is None:
@@ -140,7 +157,7 @@ def ensure_wheels() -> Path | None:
 def toolchain() -> Toolchain:
     """Resolve the settings and make sure Docker, the base image and the wheels are there."""
     ensure_docker()
-    base_image = _setting("LAMBDA_BASE_IMAGE", AWS_BASE_IMAGE)
+    base_image = _setting("LAMBDA_BASE_IMAGE", aws_base_image())
     ensure_base_image(base_image)
     network = _setting("DOCKER_BUILD_NETWORK", "") or None
     env = {**os.environ, "SAM_CLI_TELEMETRY": _setting("SAM_CLI_TELEMETRY", "0")}
