@@ -14,9 +14,10 @@ from lambda_fn.schemas import ErrorDetail
 
 
 def field_path(loc: Sequence[Any]) -> str:
-    """('body', 'instances', 3, 'zipcode') -> 'instances[3].zipcode'; the whole body -> 'body'."""
+    """('body', 'instances', 3, 'zipcode') -> 'instances[3].zipcode'; the whole body -> 'body';
+    ('query', 'as_of') -> 'as_of' (query parameters are named as clients write them)."""
     path = ""
-    for part in loc[1:] if loc and loc[0] == "body" else loc:
+    for part in loc[1:] if loc and loc[0] in ("body", "query") else loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
     return path or "body"
 
@@ -47,5 +48,7 @@ def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
             problem = problem.removeprefix("Value error, ")
         elif kind in {"model_type", "model_attributes_type", "dict_type"}:
             problem = "expected a JSON object"
+        elif kind.startswith("date") and loc[:1] == ("query",):
+            problem = f"expected a day as YYYY-MM-DD, e.g. 2015-05-27 ({problem})"
         details.append(ErrorDetail(field=field_path(loc), problem=problem))
     return details

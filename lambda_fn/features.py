@@ -1,15 +1,18 @@
 """Turning validated houses into the model's feature matrix, without pandas.
 
 Every feature name in a model's ``model_features.json`` is one of the house's own columns (as
-clients send them), a demographic column joined on the zipcode, or a derived feature computed
-here from the house's own columns (``DERIVED_FEATURES``). The matrix is built column by column in
-training order with numpy: tests prove it prices exactly as a pandas join and pandas column
-arithmetic do, and it is several times faster per request. Training builds its matrices through
+clients send them), a demographic column joined on the zipcode, a derived feature computed
+here from the house's own columns (``DERIVED_FEATURES``), or ``market_month``: the month of the
+day the price is asked for (``lambda_fn/market.py``), which the caller passes as ``asked_on``.
+The matrix is built column by column in training order with numpy: tests prove it prices
+exactly as a pandas join and pandas column arithmetic do, and it is several times faster per
+request. Training builds its matrices through
 this same class, so a derived feature cannot be computed one way in training and another in serving.
 """
 
 from __future__ import annotations
 
+import datetime
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from lambda_fn.errors import UnknownZipcodeError
+from lambda_fn.market import market_months
 
 # The columns of future_unseen_examples.csv, in that file's order: what a client sends.
 HOUSE_COLUMNS = (
@@ -39,19 +43,22 @@ DERIVED_FEATURES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] =
     for degrees in (15, 30, 45, 60, -15, -30, -45, -60)
 }
 
+MARKET_MONTH = "market_month"   # not a house column: the month the price is asked for
+
 
 class FeatureBuilder:
     def __init__(self, features: Sequence[str], demographics: Mapping[str, Mapping[str, float]]) -> None:
         some_zipcode = next(iter(demographics.values()), {})
-        unknown = [f for f in features
-                   if f not in HOUSE_COLUMNS and f not in some_zipcode and f not in DERIVED_FEATURES]
+        unknown = [f for f in features if f not in HOUSE_COLUMNS and f not in some_zipcode
+                   and f not in DERIVED_FEATURES and f != MARKET_MONTH]
         if unknown:
             raise ValueError(f"features neither sent by clients, demographic nor derived: {unknown}")
         self.features = list(features)
         self._house_positions = [(i, f) for i, f in enumerate(features) if f in HOUSE_COLUMNS]
         self._derived_positions = [(i, *DERIVED_FEATURES[f]) for i, f in enumerate(features) if f in DERIVED_FEATURES]
+        self._market_position = features.index(MARKET_MONTH) if MARKET_MONTH in features else None
         demographic_positions = [i for i, f in enumerate(features)
-                                 if f not in HOUSE_COLUMNS and f not in DERIVED_FEATURES]
+                                 if f not in HOUSE_COLUMNS and f not in DERIVED_FEATURES and f != MARKET_MONTH]
         self._demographic_positions = np.array(demographic_positions, dtype=np.intp)
         self.zipcodes = sorted(demographics)
         self._zipcode_row = {int(z): row for row, z in enumerate(self.zipcodes)}
@@ -63,9 +70,21 @@ class FeatureBuilder:
         self.required_fields = sorted({f for _, f in self._house_positions} | derived_inputs
                                       | ({"zipcode"} if needs_zipcode else set()))
 
-    def matrix(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> np.ndarray:
-        """Feature rows in training order; ``field_prefix(i)`` names house i in error messages."""
+    @property
+    def uses_market_month(self) -> bool:
+        return self._market_position is not None
+
+    def matrix(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "",
+               asked_on: datetime.date | Sequence[datetime.date] | None = None) -> np.ndarray:
+        """Feature rows in training order; ``field_prefix(i)`` names house i in error messages.
+
+        ``asked_on``: the day the price is asked for, one for every house or one per house (a
+        training sale's day); required when the model uses the market month, ignored otherwise."""
         x = np.empty((len(houses), len(self.features)), dtype=np.float64)
+        if self._market_position is not None:
+            if asked_on is None:
+                raise ValueError("this model prices at the month the price is asked for: pass asked_on")
+            x[:, self._market_position] = market_months(asked_on, len(houses))
         for position, name in self._house_positions:
             x[:, position] = [house[name] for house in houses]
         if self._derived_positions:

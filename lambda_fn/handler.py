@@ -5,11 +5,15 @@ model; errors become HTTP answers in the exception handlers at the bottom. The s
 answers Lambda (``lambda_handler``), the local/ECS HTTP server (``lambda_fn.server``) and tests.
 
 Every predict route takes ``?model=NAME`` (a model name or one of its versions; the default
-model otherwise; ``GET /v1/models`` lists them). The minimal route's fields depend on that
-choice, so its body is validated against the chosen model's schema (``minimal_house_schema``)
-rather than one declared type. Prices carry an ``interval`` when the model has one.
+model otherwise; ``GET /v1/models`` lists them) and ``?as_of=YYYY-MM-DD``, the day the price is
+asked for (today otherwise): a model that learnt the market's months prices at that month, or at
+the data's last month (May 2015) for any later day, and says which in ``market_month``. The
+minimal route's fields depend on that choice, so its body is validated against the chosen
+model's schema (``minimal_house_schema``) rather than one declared type. Prices carry an
+``interval`` when the model has one.
 """
 
+import datetime
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
@@ -28,7 +32,7 @@ from lambda_fn.json_body import parse_json_body
 from lambda_fn.media_type import normalise_content_type
 from lambda_fn.model_store import get_model_store
 from lambda_fn.observability import logger, metrics, tracer
-from lambda_fn.predictor import Predictor
+from lambda_fn.predictor import Predictor, today
 from lambda_fn.registry_sync import refresh_models
 from lambda_fn.schemas import (
     BatchRequest,
@@ -44,15 +48,19 @@ from lambda_fn.schemas import (
     PredictionResponse,
     PricedHouse,
     minimal_house_schema,
+    price_basis,
 )
 
 API_VERSION = "1.0.0"
 ModelChoice = Annotated[str | None, Query(description="model name or version; the default model if absent")]
+AsOf = Annotated[datetime.date | None, Query(
+    description="the day the price is asked for, YYYY-MM-DD (today if absent); days after May 2015, the data's "
+                "last month, are priced at May 2015; days before May 2014 are refused")]
 
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
-KNOWN_QUERY_PARAMETERS = ("model", "format")  # format: the OpenAPI document (/v1/swagger?format=json)
+KNOWN_QUERY_PARAMETERS = ("model", "as_of", "format")  # format: the OpenAPI document (/v1/swagger?format=json)
 
 
 def reject_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware):
@@ -98,41 +106,47 @@ def _priced(predictor: Predictor, prices: list[float]) -> list[PricedHouse]:
             for price, (low, high) in zip(prices, predictor.intervals(prices), strict=True)]
 
 
-def _one_price(house: dict, predictor: Predictor) -> PredictionResponse:
-    [priced] = _priced(predictor, _price([house], predictor))
-    return PredictionResponse(**priced.model_dump(), model=_model_ref(predictor))
+def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -> PredictionResponse:
+    asked_on = as_of or today()
+    [priced] = _priced(predictor, _price([house], predictor, asked_on=asked_on))
+    market_month = predictor.priced_month(asked_on)
+    return PredictionResponse(**priced.model_dump(), price_basis=price_basis(market_month), market_month=market_month,
+                              model=_model_ref(predictor))
 
 
-def _price(houses: list[dict], predictor: Predictor, *, field_prefix: str = "") -> list[float]:
-    prices = predictor.predict(houses, field_prefix=field_prefix)
+def _price(houses: list[dict], predictor: Predictor, *, asked_on: datetime.date, field_prefix: str = "") -> list[float]:
+    prices = predictor.predict(houses, field_prefix=field_prefix, asked_on=asked_on)
     metrics.add_dimension(name="model_version", value=predictor.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(prices))
     logger.append_keys(model_name=predictor.name, model_version=predictor.version)
-    logger.info("priced houses", extra={"houses": len(prices)})
+    logger.info("priced houses", extra={"houses": len(prices), "asked_on": asked_on.isoformat()})
     return prices
 
 
 @app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
 @tracer.capture_method
-def predict(house: House, model: ModelChoice = None) -> PredictionResponse:
+def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
     _require_json_object()
-    return _one_price(house.model_dump(), get_model_store().get(model))
+    return _one_price(house.model_dump(), get_model_store().get(model), as_of)
 
 
 @app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
 @tracer.capture_method
-def predict_batch(batch: BatchRequest, model: ModelChoice = None) -> BatchResponse:
+def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
     houses = [house.model_dump() for house in batch.instances]
     predictor = get_model_store().get(model)
-    prices = _price(houses, predictor, field_prefix="instances")
-    return BatchResponse(predictions=_priced(predictor, prices), model=_model_ref(predictor))
+    asked_on = as_of or today()
+    prices = _price(houses, predictor, asked_on=asked_on, field_prefix="instances")
+    market_month = predictor.priced_month(asked_on)
+    return BatchResponse(predictions=_priced(predictor, prices), price_basis=price_basis(market_month),
+                         market_month=market_month, model=_model_ref(predictor))
 
 
 @app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "
                                          "(GET /v1/models lists them: 8 for basic, 18 for gbm)")
 @tracer.capture_method
 def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model's required_fields")],
-                    model: ModelChoice = None) -> PredictionResponse:
+                    model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
     _require_json_object()
     predictor = get_model_store().get(model)
     schema = minimal_house_schema(tuple(predictor.required_fields))
@@ -140,7 +154,7 @@ def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model
         validated = schema.model_validate(house)
     except ValidationError as error:
         raise MinimalHouseError(error, predictor.required_fields) from error
-    return _one_price(validated.model_dump(), predictor)
+    return _one_price(validated.model_dump(), predictor, as_of)
 
 
 @app.get("/v1/models", summary="The models served: name, version, default, fields, interval, metrics")

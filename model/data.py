@@ -7,6 +7,7 @@ README asks, so ``"98001"`` never becomes a float.
 
 from __future__ import annotations
 
+import datetime
 import hashlib
 import os
 from pathlib import Path
@@ -48,3 +49,8 @@ def load_future_examples() -> pd.DataFrame:
 def fingerprint(*names: str) -> dict[str, str]:
     """sha256 of each named data file, recorded in model metadata to tie a model to its data."""
     return {name: hashlib.sha256((data_dir() / name).read_bytes()).hexdigest() for name in names}
+
+
+def sale_days(sales: pd.DataFrame) -> list[datetime.date]:
+    """The day each sale closed (the data's ``date`` column, e.g. ``20141013T000000``)."""
+    return [datetime.date(int(d[:4]), int(d[4:6]), int(d[6:8])) for d in sales["date"].astype(str)]

@@ -38,7 +38,7 @@ from model.train import DEFAULT_ARTIFACT_ROOT
 DEFAULT_REPORTS = data.PROJECT_ROOT / "reports"
 LEARNING_SIZES = (0.1, 0.25, 0.5, 1.0)   # shares of each CV fold's training rows
 METRIC_LABELS = {
-    "mae": ("MAE", "${:,.0f}"), "rmse": ("RMSE", "${:,.0f}"), "r2": ("R²", "{:.3f}"), "mape": ("MAPE", "{:.1%}"),
+    "mae": ("MAE", "${:,.0f}"), "rmse": ("RMSE", "${:,.0f}"), "r2": ("R²", "{:.3f}"), "mape": ("MAPE", "{:.2%}"),
     "median_ape": ("median abs. % error", "{:.1%}"), "within_10pct": ("within 10% of sale price", "{:.1%}"),
     "within_20pct": ("within 20% of sale price", "{:.1%}"),
 }
@@ -55,6 +55,7 @@ class Evaluation:
     learning_train_mape: np.ndarray              # sizes x folds
     learning_validation_mape: np.ndarray
     interval: dict[str, Any] | None = None
+    market: dict[str, Any] | None = None         # the market index of a model priced by month
     verdict: str = ""
     notes: list[str] = field(default_factory=list)
 
@@ -126,9 +127,12 @@ def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Eva
     y_train = sales.loc[train_rows, "price"].to_numpy(dtype=float)
     y_test = sales.loc[test_rows, "price"].to_numpy(dtype=float)
 
-    train_predictions = np.array(predictor.predict(train_houses))
-    test_predictions = np.array(predictor.predict(test_houses))
-    x_train = FeatureBuilder(artifact.features, artifact.demographics).matrix(train_houses)
+    # Each sale priced as asked for on the day it sold (what the market month means; ignored by
+    # models without one).
+    train_days, test_days = data.sale_days(sales.loc[train_rows]), data.sale_days(sales.loc[test_rows])
+    train_predictions = np.array(predictor.predict(train_houses, asked_on=train_days))
+    test_predictions = np.array(predictor.predict(test_houses, asked_on=test_days))
+    x_train = FeatureBuilder(artifact.features, artifact.demographics).matrix(train_houses, asked_on=train_days)
     sizes, train_curve, validation_curve, cv_predictions = learning_curve_and_cv(
         artifact.estimator, x_train, y_train, n_jobs=n_jobs)
 
@@ -139,7 +143,7 @@ def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Eva
     evaluation = Evaluation(name=predictor.name, version=predictor.version,
                             description=artifact.metadata.get("description", ""), metrics=metrics,
                             held_out=held_out, learning_sizes=sizes, learning_train_mape=train_curve,
-                            learning_validation_mape=validation_curve)
+                            learning_validation_mape=validation_curve, market=artifact.metadata.get("market"))
     if predictor.has_interval:
         low, high = np.array(predictor.intervals(test_predictions.tolist())).T
         held_out["low"], held_out["high"] = low, high
@@ -219,6 +223,21 @@ def model_report(evaluation: Evaluation, files: dict[str, str]) -> str:
             "|---|---:|---:|---:|",
             *(f"| {b['band']} | {b['homes']:,} | {b['coverage']:.1%} | ${b['median_width_usd']:,.0f} |"
               for b in i["by_band"]),
+            "",
+        ]
+    if evaluation.market:
+        market = evaluation.market
+        lines += [
+            "## The market month",
+            "",
+            f"This model prices a house at the month the price is asked for. Above, each sale is priced as asked "
+            f"on the day it sold; a request today is priced at {market['last_month']}, the last month of the data. "
+            "Its market index, how each month's sales sat against the average month after location and house "
+            "are accounted for:",
+            "",
+            "| month | " + " | ".join(market["index_pct"]) + " |",
+            "|---|" + "---:|" * len(market["index_pct"]),
+            "| index | " + " | ".join(f"{v:+.1f}%" for v in market["index_pct"].values()) + " |",
             "",
         ]
     lines += [

@@ -37,6 +37,7 @@ from lambda_fn.artifacts import (
 )
 from lambda_fn.features import HOUSE_COLUMNS
 from lambda_fn.intervals import PriceIntervals
+from lambda_fn.market import month_label
 from lambda_fn.predictor import Predictor
 from model import cv, data, gbm, interval, recipe
 from model.metrics import price_metrics
@@ -58,6 +59,7 @@ class TrainedModel:
     extra_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # "train", "cv"
     interval: dict[str, Any] | None = None   # model/interval.py's calibrate(), plus held-out checks
     extra_metadata: dict[str, Any] = field(default_factory=dict)
+    test_asked_on: list[datetime.date] | None = None   # the day each held-out house sold, for models priced by month
 
 
 def train_basic(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
@@ -98,9 +100,10 @@ def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
                    "held_out_median_width_usd": float(np.median(high - low))}
     return TrainedModel(
         name="gbm",
-        description="Gradient-boosted trees (scikit-learn HistGradientBoostingRegressor) on log price per sqft, "
-                    "from every house column, the zipcode demographics, turned coordinates and the prices of "
-                    "the nearest training homes; 80% split-conformal interval",
+        description=f"A blend of {len(gbm.MEMBERS)} gradient-boosted tree models (scikit-learn "
+                    "HistGradientBoostingRegressor) on time-adjusted price per sqft and price, from every house "
+                    "column, the zipcode demographics, turned coordinates and the prices of the nearest training "
+                    "homes, priced at the market month asked for; 80% split-conformal interval",
         estimator=model,
         features=features,
         test_houses=sales.loc[test_rows, list(HOUSE_COLUMNS)],
@@ -110,8 +113,21 @@ def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
                        "cv": price_metrics(y[train_at], cv_prices)},
         interval=calibrated,
         extra_metadata={"split": "train_test_split(random_state=42, test_size=0.25)",
-                        "hyperparameters": {**gbm.GBM_PARAMS, "neighbours": list(gbm.NEIGHBOURS)}},
+                        "hyperparameters": {"trees": gbm.TREE_PARAMS, "members": [list(m) for m in gbm.MEMBERS],
+                                            "neighbours": list(gbm.NEIGHBOURS)},
+                        "market": market_metadata(model)},
+        test_asked_on=data.sale_days(sales.loc[test_rows]),
     )
+
+
+def market_metadata(model) -> dict[str, Any]:
+    """The months a model learnt and its market index (how each month's prices sat against the
+    average month, in percent), for ``lambda_fn.market.MarketMonths`` and the reports."""
+    months = range(model.first_month_, model.last_month_ + 1)
+    return {"first_month": month_label(model.first_month_), "last_month": month_label(model.last_month_),
+            "index_pct": {month_label(m): round(float(np.expm1(v)) * 100, 3)
+                          for m, v in zip(months, model.market_index_, strict=True)},
+            "asked_after_last_month": "priced at the last month"}
 
 
 TRAINERS: dict[str, Callable[[pd.DataFrame, pd.DataFrame], TrainedModel]] = {"basic": train_basic,
@@ -124,6 +140,8 @@ def _smoke_test(trained: TrainedModel) -> dict[str, Any]:
         "houses": json.loads(trained.test_houses.head(SMOKE_TEST_HOUSES).to_json(orient="records")),
         "prices": prices,
     }
+    if trained.test_asked_on is not None:
+        recorded["asked_on"] = [day.isoformat() for day in trained.test_asked_on[:SMOKE_TEST_HOUSES]]
     if trained.interval:
         recorded["intervals"] = [list(bounds) for bounds in PriceIntervals(trained.interval)(prices)]
     return recorded
@@ -183,7 +201,7 @@ def _finalise(staging: Path, folder: Path, version: str) -> None:
 def check_reload(folder: Path, trained: TrainedModel) -> None:
     """The artifact, loaded as the service loads it, must price the held-out houses identically."""
     predictor = Predictor(load_artifact(folder))
-    served = np.array(predictor.predict(trained.test_houses.to_dict(orient="records")))
+    served = np.array(predictor.predict(trained.test_houses.to_dict(orient="records"), asked_on=trained.test_asked_on))
     expected = np.round(trained.test_predictions.astype(float), 2)
     mismatches = int((served != expected).sum())
     if mismatches:

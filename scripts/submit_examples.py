@@ -54,7 +54,8 @@ def price_all(houses: list[dict], args: argparse.Namespace) -> list[dict]:
         status, body = post(f"{base}/v1/predict/batch{query}", {"instances": houses}, args.api_key, args.timeout)
         if status != 200:
             return [{"status": status, "error": body.get("message", body)} for _ in houses]
-        return [{"status": status, **p, "model": body["model"]} for p in body["predictions"]]
+        return [{"status": status, **p, "model": body["model"], "price_basis": body["price_basis"]}
+                for p in body["predictions"]]
     results = []
     for house in houses:
         started = time.perf_counter()
@@ -69,8 +70,11 @@ def price_all(houses: list[dict], args: argparse.Namespace) -> list[dict]:
 def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
     models = {f"{r['model']['name']} {r['model']['version']}" for r in results if "model" in r}
     print(f"Sound Realty price estimates from {url}  (model: {', '.join(sorted(models)) or 'none'})")
-    print("Prices are in USD at 2014-15 market levels: the model learned from King County sales of "
-          "May 2014 to May 2015.\n")
+    # The service's own sentence: which month of the 2014-15 data the prices are set at.
+    basis = next((r["price_basis"] for r in results if r.get("price_basis")),
+                 "Prices are at 2014-15 market levels: the models learned from King County sales of "
+                 "May 2014 to May 2015.")
+    print(f"Prices are in USD. {basis}\n")
     has_interval = any(r.get("interval") for r in results)
     header = f"{'#':>3}  {'zipcode':<7} {'beds':>4} {'baths':>5} {'living sqft':>11} {'lot sqft':>9} {'built':>5}"
     header += f" {'price':>12}" + (f"  {'80% range':^25}" if has_interval else "")

@@ -24,6 +24,7 @@ BAD_EVENTS = {
     "bad_empty_batch": (422, "instances", "at least 1 item"),
     "bad_batch_item": (422, "instances[1].zipcode", "98101 is not one of"),
     "bad_unknown_model": (400, "model", "no model named 'premium'"),
+    "bad_as_of_before_data": (422, "as_of", "2013-06-01 is before 2014-05"),
 }
 
 

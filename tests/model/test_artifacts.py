@@ -17,7 +17,7 @@ def test_reloaded_artifact_prices_every_held_out_house_as_the_trained_model(trai
     model, folder = trained[name].model, trained[name].folder
 
     predictor = Predictor(load_artifact(folder))
-    served = predictor.predict(model.test_houses.to_dict(orient="records"))
+    served = predictor.predict(model.test_houses.to_dict(orient="records"), asked_on=model.test_asked_on)
 
     assert len(served) == len(model.test_prices) > 4000
     assert served == [round(float(p), 2) for p in model.test_predictions]

@@ -3,6 +3,7 @@ scikit-learn's own loop; derived features are computed from the fields a client 
 
 from __future__ import annotations
 
+import datetime
 import math
 
 import numpy as np
@@ -11,15 +12,19 @@ import pytest
 
 from lambda_fn.artifacts import load_artifact
 from lambda_fn.features import DERIVED_FEATURES, HOUSE_COLUMNS, FeatureBuilder
+from lambda_fn.market import market_month
 from lambda_fn.predictor import Predictor
 from lambda_fn.price_model import COMPILED_MAX_ROWS
 from model import data
+
+ASKED_ON = datetime.date(2014, 12, 15)   # a month inside the data, so the market index matters
 
 
 def pandas_features(houses: pd.DataFrame, features: list[str], demographics: pd.DataFrame) -> np.ndarray:
     """The reference: a pandas join on the zipcode and pandas column arithmetic, no FeatureBuilder."""
     frame = houses.astype({"zipcode": str}).merge(demographics, how="left", on="zipcode")
     frame["zipcode"] = frame["zipcode"].astype(int)
+    frame["market_month"] = (ASKED_ON.year - 2014) * 12 + ASKED_ON.month - 5
     for degrees in (15, 30, 45, 60):
         radians = math.radians(degrees)
         frame[f"coord_axis_p{degrees}"] = frame["lat"] * math.cos(radians) + frame["long"] * math.sin(radians)
@@ -43,7 +48,7 @@ def test_numpy_path_prices_identically_to_a_pandas_path(gbm, houses, demographic
     x = pandas_features(houses, gbm.artifact.features, demographics)
     pandas_prices = [round(float(p), 2) for p in gbm.artifact.estimator.predict(x)]
 
-    served = gbm.predict(houses.to_dict(orient="records"))
+    served = gbm.predict(houses.to_dict(orient="records"), asked_on=ASKED_ON)
 
     assert served == pandas_prices
 
@@ -51,10 +56,10 @@ def test_numpy_path_prices_identically_to_a_pandas_path(gbm, houses, demographic
 def test_few_house_and_batch_paths_price_identically(gbm, houses):
     records = houses.to_dict(orient="records")
 
-    batch = gbm.predict(records)                                          # scikit-learn's tree loop
-    one_by_one = [gbm.predict([house])[0] for house in records[:150]]     # compiled trees
+    batch = gbm.predict(records, asked_on=ASKED_ON)                                      # scikit-learn's loop
+    one_by_one = [gbm.predict([house], asked_on=ASKED_ON)[0] for house in records[:150]]  # compiled trees
     groups = [records[i:i + COMPILED_MAX_ROWS] for i in range(0, 160, COMPILED_MAX_ROWS)]
-    in_small_groups = [price for group in groups for price in gbm.predict(group)]
+    in_small_groups = [price for group in groups for price in gbm.predict(group, asked_on=ASKED_ON)]
 
     assert one_by_one == batch[:150]
     assert in_small_groups == batch[:160]
@@ -62,17 +67,37 @@ def test_few_house_and_batch_paths_price_identically(gbm, houses):
 
 def test_compiled_trees_match_scikit_learn_bit_for_bit(gbm, houses):
     estimator = gbm.artifact.estimator
-    x = FeatureBuilder(gbm.artifact.features, gbm.artifact.demographics).matrix(houses.to_dict(orient="records"))
-    encoded = estimator.encoder_.transform(x)
+    x = FeatureBuilder(gbm.artifact.features, gbm.artifact.demographics).matrix(houses.to_dict(orient="records"),
+                                                                                asked_on=ASKED_ON)
+    encoded = estimator.encoder_.transform(estimator._tree_columns(x))
 
-    assert np.array_equal(estimator.trees_.predict(encoded), estimator.regressor_.predict(encoded))
-    with_missing = encoded.copy()
-    with_missing[::3, 5] = np.nan  # never sent by clients, but the walk must still follow the trees
-    assert np.array_equal(estimator.trees_.predict(with_missing), estimator.regressor_.predict(with_missing))
+    assert len(estimator.members_) == 4
+    for target, regressor, trees in estimator.members_:
+        columns = estimator._member_columns(target, encoded)
+        assert np.array_equal(trees.predict(columns), regressor.predict(columns)), target
+        with_missing = columns.copy()
+        with_missing[::3, 5] = np.nan  # never sent by clients, but the walk must still follow the trees
+        assert np.array_equal(trees.predict(with_missing), regressor.predict(with_missing)), target
+
+
+def test_the_month_asked_for_moves_the_price_by_the_market_index(gbm, houses):
+    records = houses.head(20).to_dict(orient="records")
+    index = gbm.metadata["market"]["index_pct"]
+
+    winter = np.array(gbm.predict(records, asked_on=datetime.date(2015, 1, 20)))
+    spring = np.array(gbm.predict(records, asked_on=datetime.date(2015, 4, 2)))
+    today = np.array(gbm.predict(records))
+    after_the_data = np.array(gbm.predict(records, asked_on=datetime.date(2015, 6, 1)))
+
+    assert spring / winter == pytest.approx((1 + index["2015-04"] / 100) / (1 + index["2015-01"] / 100), rel=1e-3)
+    assert today.tolist() == after_the_data.tolist() == gbm.predict(records, asked_on=datetime.date(2015, 5, 1))
+    assert gbm.priced_month() == "2015-05"
+    assert gbm.priced_month(datetime.date(2014, 9, 30)) == "2014-09"
+    assert market_month(datetime.date(2014, 9, 30)) == 4
 
 
 def test_gbm_needs_exactly_the_columns_clients_send(gbm):
-    assert gbm.required_fields == sorted(HOUSE_COLUMNS)
+    assert gbm.required_fields == sorted(HOUSE_COLUMNS)   # the market month is the request's, not the house's
 
 
 def test_derived_features_come_from_the_house_fields_alone():

@@ -30,14 +30,8 @@ def test_gbm_explains_at_least_90_percent_of_price_variance(cv):
     assert cv["gbm"]["r2"] >= 0.90
 
 
-def test_gbm_mape_stays_where_tuning_left_it(cv):
-    # Reached: 11.76% (see model/gbm.py); a regression guard, not the issue's target.
-    assert cv["gbm"]["mape"] <= 0.12
-
-
-@pytest.mark.xfail(strict=True, reason="issue 5 asks for CV MAPE <= 11.0%; the best model found reaches 11.76% "
-                                       "(tuning, neighbourhood encodings, bagging and other targets tried)")
 def test_gbm_mape_meets_the_issue_target(cv):
+    # Reached: 10.98% (see model/gbm.py): each sale priced as asked for on the day it sold.
     assert cv["gbm"]["mape"] <= 0.110
 
 

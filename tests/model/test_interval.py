@@ -16,7 +16,7 @@ def test_held_out_coverage_of_the_80_percent_range(trained):
     model, folder = trained["gbm"].model, trained["gbm"].folder
     predictor = Predictor(load_artifact(folder))
 
-    prices = predictor.predict(model.test_houses.to_dict(orient="records"))
+    prices = predictor.predict(model.test_houses.to_dict(orient="records"), asked_on=model.test_asked_on)
     low, high = np.array(predictor.intervals(prices)).T
     actual = model.test_prices.to_numpy()
     coverage = ((actual >= low) & (actual <= high)).mean()
@@ -30,7 +30,7 @@ def test_held_out_coverage_of_the_80_percent_range(trained):
 def test_each_estimated_price_band_holds_about_80_percent(trained):
     model, folder = trained["gbm"].model, trained["gbm"].folder
     predictor = Predictor(load_artifact(folder))
-    prices = np.array(predictor.predict(model.test_houses.to_dict(orient="records")))
+    prices = np.array(predictor.predict(model.test_houses.to_dict(orient="records"), asked_on=model.test_asked_on))
     low, high = np.array(predictor.intervals(prices.tolist())).T
     inside = (model.test_prices.to_numpy() >= low) & (model.test_prices.to_numpy() <= high)
 
