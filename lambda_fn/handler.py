@@ -85,11 +85,17 @@ class MinimalHouseError(Exception):
         self.allowed_fields = allowed_fields
 
 
+def _require_json() -> None:
+    """Powertools accepts any Content-Type that merely starts with application/json (say
+    ``application/jsonx``); this API takes exactly JSON."""
+    if not _json_content_type():
+        raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+
+
 def _require_json_object() -> None:
     """For one-house routes. Powertools hands a single-model body the first item of a JSON array,
     so ``[houseA, houseB]`` would be priced as houseA alone; it must be refused instead."""
-    if not _json_content_type():
-        raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+    _require_json()
     if not isinstance(app.current_event.json_body, dict):
         raise RequestValidationError([{"type": "model_type", "loc": ("body",), "msg": "expected a JSON object"}])
 
@@ -133,6 +139,7 @@ def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> Pred
 @app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
 @tracer.capture_method
 def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
+    _require_json()
     houses = [house.model_dump() for house in batch.instances]
     predictor = get_model_store().get(model)
     asked_on = as_of or today()

@@ -28,7 +28,7 @@ def test_json_in_any_letter_case_is_priced_like_lowercase_json(route, content_ty
     assert answer == expected
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "TEXT/PLAIN", "application/xml"])
+@pytest.mark.parametrize("content_type", ["text/plain", "TEXT/PLAIN", "application/xml", "application/jsonx"])
 @pytest.mark.parametrize("route", PRICED_ROUTES)
 def test_a_body_sent_as_another_media_type_is_still_415(route, content_type):
     status, answer = invoke(_sent_as(route, content_type))
