@@ -127,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", action="append", help="bench only these models (default: every one served)")
     parser.add_argument("--calls", type=int, default=1000, help="one-house calls per model")
-    parser.add_argument("--batch-calls", type=int, default=20, help="1,000-house calls per model")
+    parser.add_argument("--batch-calls", type=int, default=50,
+                        help="1,000-house calls per model (50: a steadier p50 than 20)")
     parser.add_argument("--cold-runs", type=int, default=5, help="fresh interpreters for the cold start (0: skip)")
     args = parser.parse_args(argv)
 
