@@ -35,6 +35,11 @@ RUN set -eu; cd /tmp/build; \
 FROM ${BASE_IMAGE} AS code
 COPY lambda_fn/ /var/task/lambda_fn/
 COPY model/artifacts/ /var/task/model/artifacts/
+# Only the version each model's LATEST names goes on: a developer's older local versions are never
+# served from the image (the registry serves any other) and a gbm version is about 10 MB. Python,
+# not find, as the AWS base image is minimal.
+RUN python3 -c "import pathlib, shutil; [shutil.rmtree(v) for m in pathlib.Path('/var/task/model/artifacts').iterdir() \
+        if (m / 'LATEST').is_file() for v in m.iterdir() if v.is_dir() and v.name != (m / 'LATEST').read_text().strip()]"
 # Bytecode now, as Lambda's file system is read-only (faster cold starts); everything readable by
 # the non-root user ECS runs as, whatever the umask of the checkout.
 RUN python3 -m compileall -q /var/task/lambda_fn && chmod -R a+rX /var/task

@@ -70,11 +70,15 @@ def test_lambda_starts_the_handler_with_one_openmp_thread(built_image):
     assert built_image.env["OMP_NUM_THREADS"] == "1"
 
 
-def test_image_carries_the_trained_artifacts_byte_for_byte(task_root):
+def test_image_carries_the_latest_trained_artifacts_byte_for_byte(task_root):
+    latest = [DEFAULT_MODEL_DIR / model.name / (model / "LATEST").read_text().strip()
+              for model in DEFAULT_MODEL_DIR.iterdir() if (model / "LATEST").is_file()]
+    served = [*latest, *(folder.parent / "LATEST" for folder in latest)]
     on_host = {str(path.relative_to(ROOT)): hashlib.sha256(path.read_bytes()).hexdigest()
-               for path in DEFAULT_MODEL_DIR.rglob("*") if path.is_file()}
+               for item in served for path in ([item] if item.is_file() else item.rglob("*")) if path.is_file()}
 
-    assert task_root["artifacts"] == on_host
+    assert len(latest) == 2  # basic and gbm
+    assert task_root["artifacts"] == on_host  # older local versions stay out
     assert task_root["model"] == ["artifacts"]  # the model, not the code that trains it
 
 
