@@ -30,7 +30,7 @@ from joblib import Parallel, delayed
 
 from lambda_fn.artifacts import latest_version_folder, load_artifact
 from lambda_fn.features import HOUSE_COLUMNS, FeatureBuilder
-from lambda_fn.predictor import Predictor
+from lambda_fn.predictor import Predictor, today
 from model import cv, data, gbm, interval, plots
 from model.metrics import price_metrics
 from model.train import DEFAULT_ARTIFACT_ROOT
@@ -60,34 +60,44 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
 
-def _fit_and_score(estimator, x, y, fit_rows, check_rows, size_share, seed):
+def _fit_and_score(estimator, x, y, fit_rows, check_rows, size_share, seed, x_asked_today=None):
     rng = np.random.default_rng(seed)
     subset = np.sort(rng.permutation(fit_rows)[: max(1, round(len(fit_rows) * size_share))])
     model = cv.fit(estimator, x[subset], y[subset])
     on_fitted = cv.predict(model, x[subset])
     on_unseen = cv.predict(model, x[check_rows])
-    return len(subset), price_metrics(y[subset], on_fitted)["mape"], on_unseen
+    asked_today = cv.predict(model, x_asked_today[check_rows]) if x_asked_today is not None else None
+    return len(subset), price_metrics(y[subset], on_fitted)["mape"], on_unseen, asked_today
 
 
-def learning_curve_and_cv(estimator, x: np.ndarray, y: np.ndarray, *, n_jobs: int = cv.JOBS):
-    """One set of refits serves both: the full-size fits of each fold are the 5-fold CV."""
+def learning_curve_and_cv(estimator, x: np.ndarray, y: np.ndarray, *, n_jobs: int = cv.JOBS,
+                          x_asked_today: np.ndarray | None = None):
+    """One set of refits serves both: the full-size fits of each fold are the 5-fold CV.
+
+    ``x_asked_today``: the same houses as asked for today (a model priced by month prices them
+    at its last month); the full-size fits price them too, and the last value returned holds
+    those out-of-fold prices (None without it)."""
     folds = cv.folds(len(y))
     jobs = [(f, s) for f in range(len(folds)) for s in range(len(LEARNING_SIZES))]
     results = Parallel(n_jobs=n_jobs)(
-        delayed(_fit_and_score)(estimator, x, y, folds[f][0], folds[f][1], LEARNING_SIZES[s], seed=f)
+        delayed(_fit_and_score)(estimator, x, y, folds[f][0], folds[f][1], LEARNING_SIZES[s], seed=f,
+                                x_asked_today=x_asked_today if LEARNING_SIZES[s] == 1.0 else None)
         for f, s in jobs)
     train_mape = np.empty((len(LEARNING_SIZES), len(folds)))
     validation_mape = np.empty_like(train_mape)
     sizes = [0] * len(LEARNING_SIZES)
     cv_predictions = np.empty(len(y))
-    for (f, s), (size, fitted_mape, on_unseen) in zip(jobs, results, strict=True):
+    cv_asked_today = np.empty(len(y)) if x_asked_today is not None else None
+    for (f, s), (size, fitted_mape, on_unseen, asked_today) in zip(jobs, results, strict=True):
         check_rows = folds[f][1]
         sizes[s] = max(sizes[s], size)
         train_mape[s, f] = fitted_mape
         validation_mape[s, f] = price_metrics(y[check_rows], on_unseen)["mape"]
         if LEARNING_SIZES[s] == 1.0:
             cv_predictions[check_rows] = on_unseen
-    return sizes, train_mape, validation_mape, cv_predictions
+            if cv_asked_today is not None:
+                cv_asked_today[check_rows] = asked_today
+    return sizes, train_mape, validation_mape, cv_predictions, cv_asked_today
 
 
 def fit_verdict(name: str, metrics: dict[str, dict[str, float]], sizes: list[int],
@@ -132,9 +142,11 @@ def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Eva
     train_days, test_days = data.sale_days(sales.loc[train_rows]), data.sale_days(sales.loc[test_rows])
     train_predictions = np.array(predictor.predict(train_houses, asked_on=train_days))
     test_predictions = np.array(predictor.predict(test_houses, asked_on=test_days))
-    x_train = FeatureBuilder(artifact.features, artifact.demographics).matrix(train_houses, asked_on=train_days)
-    sizes, train_curve, validation_curve, cv_predictions = learning_curve_and_cv(
-        artifact.estimator, x_train, y_train, n_jobs=n_jobs)
+    builder = FeatureBuilder(artifact.features, artifact.demographics)
+    x_train = builder.matrix(train_houses, asked_on=train_days)
+    x_asked_today = builder.matrix(train_houses, asked_on=today()) if builder.uses_market_month else None
+    sizes, train_curve, validation_curve, cv_predictions, cv_asked_today = learning_curve_and_cv(
+        artifact.estimator, x_train, y_train, n_jobs=n_jobs, x_asked_today=x_asked_today)
 
     metrics = {"train": price_metrics(y_train, train_predictions),
                "held_out": price_metrics(y_test, test_predictions),
@@ -144,6 +156,8 @@ def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Eva
                             description=artifact.metadata.get("description", ""), metrics=metrics,
                             held_out=held_out, learning_sizes=sizes, learning_train_mape=train_curve,
                             learning_validation_mape=validation_curve, market=artifact.metadata.get("market"))
+    if cv_asked_today is not None:
+        evaluation.market = {**evaluation.market, "cv_asked_today": price_metrics(y_train, cv_asked_today)}
     if predictor.has_interval:
         low, high = np.array(predictor.intervals(test_predictions.tolist())).T
         held_out["low"], held_out["high"] = low, high
@@ -238,6 +252,11 @@ def model_report(evaluation: Evaluation, files: dict[str, str]) -> str:
             "| month | " + " | ".join(market["index_pct"]) + " |",
             "|---|" + "---:|" * len(market["index_pct"]),
             "| index | " + " | ".join(f"{v:+.1f}%" for v in market["index_pct"].values()) + " |",
+            "",
+            f"Asked for today instead, every sale of the cross-validation would be priced at {market['last_month']}: "
+            f"MAPE {market['cv_asked_today']['mape']:.2%} against the sale prices of the whole year (R² "
+            f"{market['cv_asked_today']['r2']:.3f}). That is the market's movement during the year, not an error "
+            f"of the model: a price for {market['last_month']} is not a price for the month a home sold in.",
             "",
         ]
     lines += [

@@ -43,3 +43,37 @@ def test_basic_model_report_with_pictures(trained, sales, tmp_path):
         assert (tmp_path / "basic" / f"{picture}.png").stat().st_size > 10_000
         assert f"({picture}.png)" in report
     assert "basic/report.md" in index.read_text()
+
+
+def test_cv_also_prices_every_house_as_asked_today_out_of_fold():
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 12, size=(400, 2))
+    y = 100_000 * (1 + x[:, 0]) + 5_000 * x[:, 1]
+    asked_today = x.copy()
+    asked_today[:, 1] = 12  # the month column, as a request today sets it
+
+    _, _, _, on_sale_day, on_last_month = evaluate.learning_curve_and_cv(LinearRegression(), x, y, n_jobs=1,
+                                                                         x_asked_today=asked_today)
+
+    assert np.allclose(on_sale_day, y)
+    assert np.allclose(on_last_month, 100_000 * (1 + x[:, 0]) + 5_000 * 12)
+    assert evaluate.learning_curve_and_cv(LinearRegression(), x, y, n_jobs=1)[-1] is None
+
+
+def test_report_of_a_model_priced_by_month_shows_its_index_and_the_price_asked_today():
+    metrics = {"mae": 1.0, "rmse": 1.0, "r2": 0.9, "mape": 0.11, "median_ape": 0.07, "within_10pct": 0.6,
+               "within_20pct": 0.85}
+    evaluation = evaluate.Evaluation(
+        name="gbm", version="v", description="d", metrics={"train": metrics, "held_out": metrics, "cv": metrics},
+        held_out=None, learning_sizes=[], learning_train_mape=np.empty(0), learning_validation_mape=np.empty(0),
+        verdict="v", market={"first_month": "2014-05", "last_month": "2015-05",
+                             "index_pct": {"2014-05": -2.4, "2015-05": 8.1},
+                             "cv_asked_today": {**metrics, "mape": 0.1406, "r2": 0.91}})
+
+    report = evaluate.model_report(evaluation, {name: f"{name}.png" for name in
+                                                ("learning_curve", "predicted_vs_actual", "price_bands", "zipcodes")})
+
+    assert "| index | -2.4% | +8.1% |" in report
+    assert "priced at 2015-05: MAPE 14.06%" in report
