@@ -86,6 +86,7 @@ ROUTES = (
 )
 # Routes that take ?model=<name or version>; declared so the API documents it (optional).
 MODEL_QUERY_ROUTES = frozenset({"/v1/predict", "/v1/predict/batch", "/v1/predict/minimal", "/v1/model"})
+AS_OF_QUERY_ROUTES = frozenset({"/v1/predict", "/v1/predict/batch", "/v1/predict/minimal"})  # ?as_of=YYYY-MM-DD
 # Usage plan for the client's key. 50 req/s steady, bursts of 100, 10,000 requests a day:
 # the client's agents price a few thousand houses a day, mostly one at a time.
 THROTTLE_RATE_LIMIT = 50

@@ -23,16 +23,17 @@ from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
+from pydantic import BeforeValidator, ValidationError
 
 from lambda_fn.error_responses import describe
 from lambda_fn.errors import PredictionInputError, UnknownModelError, UnknownQueryParameterError
 from lambda_fn.features import HOUSE_COLUMNS
 from lambda_fn.json_body import parse_json_body
+from lambda_fn.market import iso_day, today
 from lambda_fn.media_type import normalise_content_type
 from lambda_fn.model_store import get_model_store
 from lambda_fn.observability import logger, metrics, tracer
-from lambda_fn.predictor import Predictor, today
+from lambda_fn.predictor import Predictor
 from lambda_fn.registry_sync import refresh_models
 from lambda_fn.schemas import (
     BatchRequest,
@@ -53,14 +54,15 @@ from lambda_fn.schemas import (
 
 API_VERSION = "1.0.0"
 ModelChoice = Annotated[str | None, Query(description="model name or version; the default model if absent")]
-AsOf = Annotated[datetime.date | None, Query(
+AsOf = Annotated[datetime.date | None, BeforeValidator(iso_day), Query(
     description="the day the price is asked for, YYYY-MM-DD (today if absent); days after May 2015, the data's "
                 "last month, are priced at May 2015; days before May 2014 are refused")]
 
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
-KNOWN_QUERY_PARAMETERS = ("model", "as_of", "format")  # format: the OpenAPI document (/v1/swagger?format=json)
+AS_OF = "as_of"
+KNOWN_QUERY_PARAMETERS = ("model", AS_OF, "format")  # format: the OpenAPI document (/v1/swagger?format=json)
 
 
 def reject_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware):
@@ -115,13 +117,17 @@ def _priced(predictor: Predictor, prices: list[float]) -> list[PricedHouse]:
 def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -> PredictionResponse:
     asked_on = as_of or today()
     [priced] = _priced(predictor, _price([house], predictor, asked_on=asked_on))
-    market_month = predictor.priced_month(asked_on)
-    return PredictionResponse(**priced.model_dump(), price_basis=price_basis(market_month), market_month=market_month,
-                              model=_model_ref(predictor))
+    return PredictionResponse(**priced.model_dump(), **_market(predictor, asked_on), model=_model_ref(predictor))
+
+
+def _market(predictor: Predictor, asked_on: datetime.date) -> dict[str, str | None]:
+    """``market_month`` and ``price_basis``: which month of the data the prices are set at."""
+    market_month = predictor.priced_month(asked_on, asked_on_field=AS_OF)
+    return {"market_month": market_month, "price_basis": price_basis(market_month)}
 
 
 def _price(houses: list[dict], predictor: Predictor, *, asked_on: datetime.date, field_prefix: str = "") -> list[float]:
-    prices = predictor.predict(houses, field_prefix=field_prefix, asked_on=asked_on)
+    prices = predictor.predict(houses, field_prefix=field_prefix, asked_on=asked_on, asked_on_field=AS_OF)
     metrics.add_dimension(name="model_version", value=predictor.version)
     metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(prices))
     logger.append_keys(model_name=predictor.name, model_version=predictor.version)
@@ -144,9 +150,8 @@ def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = 
     predictor = get_model_store().get(model)
     asked_on = as_of or today()
     prices = _price(houses, predictor, asked_on=asked_on, field_prefix="instances")
-    market_month = predictor.priced_month(asked_on)
-    return BatchResponse(predictions=_priced(predictor, prices), price_basis=price_basis(market_month),
-                         market_month=market_month, model=_model_ref(predictor))
+    return BatchResponse(predictions=_priced(predictor, prices), **_market(predictor, asked_on),
+                         model=_model_ref(predictor))
 
 
 @app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "

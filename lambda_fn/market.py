@@ -11,13 +11,29 @@ month cannot be priced at all.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from lambda_fn.errors import PredictionInputError
 
 FIRST_YEAR, FIRST_MONTH = 2014, 5   # month 0: May 2014, the month of the client's first sales
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
+
+
+def today() -> datetime.date:
+    """The day a price is asked for when the caller names none: today in UTC, as API Gateway logs it."""
+    return datetime.datetime.now(datetime.UTC).date()
+
+
+def iso_day(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` names a day: pydantic alone would also read ``1412121600`` as a Unix time
+    and ``2015-05-27T10:00Z`` as a day, which a client may not mean."""
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value):
+        raise ValueError(f"expected a day as YYYY-MM-DD, e.g. 2015-05-27; got {value[:40]!r}")
+    return value
 
 
 def market_month(day: datetime.date) -> int:
@@ -54,7 +70,8 @@ class MarketMonths:
         self._first = _month_number(first_month)
         self._last = _month_number(last_month)
 
-    def priced_month(self, day: datetime.date, *, field: str = "as_of") -> str:
+    def priced_month(self, day: datetime.date, *, field: str) -> str:
+        """``field`` names the day in the error a day before the data raises."""
         month = market_month(day)
         if month < self._first:
             raise AskedBeforeDataError(field, day, self.first_month)

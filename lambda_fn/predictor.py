@@ -30,7 +30,7 @@ from lambda_fn.artifacts import ArtifactError, ModelArtifact
 from lambda_fn.features import FeatureBuilder
 from lambda_fn.intervals import PriceIntervals
 from lambda_fn.locations import ZipcodeAreas
-from lambda_fn.market import MarketMonths
+from lambda_fn.market import MarketMonths, today
 
 # Predictors pass numpy matrices built in model_features.json order, which scikit-learn cannot
 # check by name; the order is guaranteed (and tested) by FeatureBuilder instead.
@@ -73,23 +73,26 @@ class Predictor:
     def has_interval(self) -> bool:
         return self._intervals is not None
 
-    def priced_month(self, asked_on: datetime.date | None = None) -> str | None:
+    def priced_month(self, asked_on: datetime.date | None = None, *, asked_on_field: str = "asked_on") -> str | None:
         """The month of the data a price asked on ``asked_on`` (today by default) is priced at, as
-        ``"2015-05"``; None for a model that does not price by month (an average of its data)."""
+        ``"2015-05"``; None for a model that does not price by month (an average of its data). A
+        day before the data raises ``AskedBeforeDataError`` naming ``asked_on_field``."""
         if self._market is None:
             return None
-        return self._market.priced_month(asked_on or today())
+        return self._market.priced_month(asked_on or today(), field=asked_on_field)
 
     def predict(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "",
-                asked_on: datetime.date | Sequence[datetime.date] | None = None) -> list[float]:
+                asked_on: datetime.date | Sequence[datetime.date] | None = None,
+                asked_on_field: str = "asked_on") -> list[float]:
         """Prices in USD, rounded to the cent, in input order, as asked for on ``asked_on``: one day
-        (today by default) or one per house."""
+        (today by default) or one per house. ``field_prefix`` and ``asked_on_field`` name the input
+        in error messages (the handler passes its own names)."""
         if self._areas:
             self._areas.check(houses, field_prefix=field_prefix)
         asked_on = asked_on or today()
         if self._market is not None:
             for day in [asked_on] if isinstance(asked_on, datetime.date) else set(asked_on):
-                self._market.priced_month(day)   # refuses a day before the data
+                self._market.priced_month(day, field=asked_on_field)   # refuses a day before the data
         x = self._features.matrix(houses, field_prefix=field_prefix, asked_on=asked_on)
         with self._threadpools.limit(limits=1):
             prices = self._estimator.predict(x)
@@ -114,8 +117,3 @@ class Predictor:
                                 f"training recorded {recorded['prices']}")
         if "intervals" in recorded and [list(i) for i in self.intervals(prices)] != recorded["intervals"]:
             raise ArtifactError(f"{self.name} {self.version} failed its smoke test: intervals differ from training")
-
-
-def today() -> datetime.date:
-    """The day a price is asked for when the caller names none: today in UTC, as API Gateway logs it."""
-    return datetime.datetime.now(datetime.UTC).date()

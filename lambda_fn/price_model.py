@@ -35,7 +35,8 @@ from lambda_fn.compiled_trees import CompiledTrees
 from lambda_fn.neighbourhood import NeighbourhoodPriceEncoder
 
 # Up to this many houses the compiled walk is faster (measured on the 4 x 400 trees, one thread:
-# 1 house 0.6 ms against scikit-learn's 11.3 ms, 32 houses 10.7 against 13.4 ms; they cross near 48).
+# 1 house 0.6 ms against scikit-learn's 11.3 ms, 32 houses 10.7 against 13.4 ms). They crossed near
+# 48 on a quiet machine and near 32 under load, so 32: where the compiled walk wins either way.
 COMPILED_MAX_ROWS = 32
 TARGETS = ("log_price_per_sqft", "log_price", "price_per_sqft")
 INDEX_NEIGHBOURS = 20   # a sale's month effect: how it compares with the 20 nearest other sales

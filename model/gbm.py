@@ -17,8 +17,9 @@ asked for (``lambda_fn/price_model.py``).
 Its 80% interval comes from the cross-validation residuals: see ``model/interval.py``.
 
 Tuning record: 5-fold CV of the training part, MAPE / R² (this recipe: ``python -m model.train
---model gbm`` prints 10.98% / 0.919; the basic model 18.06% / 0.736). Rows marked * were run
-with research scripts on the same folds, the others through this module.
+--model gbm`` prints 10.98% / 0.919; the basic model 18.06% / 0.736). Rows marked * came from
+research scripts on the same folds that are not kept in the repository; the others are this
+module with the setting changed.
 
     HistGradientBoosting, log price, house columns + demographics         11.84% / 0.899
       + coordinates along turned axes                                     11.81% / 0.900
@@ -28,7 +29,7 @@ with research scripts on the same folds, the others through this module.
       learning rate 0.1, 400 trees / min_samples_leaf 40 / l2 2, mf 0.3   11.84 / 11.69 / 11.71%
       neighbours 3, 10, 30 / comparable sales / location premium          11.7-12.1%
       3 bagged models (3x the trees, 3x slower)                            11.66% / 0.920
-    the stop-7 single model (log price per sqft, 800 trees)               11.76% / 0.918
+    the last release's single model (log price per sqft, 800 trees)      11.76% / 0.918
     * + market index: each sale against its 20 nearest, averaged by month  11.46% / 0.922
     *   the month as a tree feature instead of an index                   11.46% / 0.921
     *   single-model variants: absolute-error loss, 1/price weights,
@@ -43,8 +44,9 @@ with research scripts on the same folds, the others through this module.
       500 trees at lr 0.08 (2,000 trees: about 20 ms more per 1,000 houses) 10.98%
     * every member seeing neighbours on both scales (members agree more)  11.01% with 6 members
 
-Cost: the 4 x 400 trees price 1,000 houses in about 90 ms through the handler (``make bench``),
-within the issue's 100 ms; more or longer members gained less than 0.02 points each.
+Cost: the 4 x 400 trees price 1,000 houses in 85-87 ms p50 through the handler (``make bench``,
+three runs), under the issue's 100 ms with a thin margin (one 20-call run measured 109 ms); more
+or longer members gained less than 0.02 points each.
 
 Asked on the day it sold, each sale is priced at its own month; asked in the data's last month
 (May 2015, what a request today gets), the same cross-validation scores a MAPE near 14%: the

@@ -87,7 +87,7 @@ class PriceApi(Construct):
         )
         self.methods: list[apigw.Method] = []
         for http_method, path in routes:
-            parameters = {"method.request.querystring.model": False} if path in c.MODEL_QUERY_ROUTES else None
+            parameters = query_parameters(path)
             self.methods.append(self.api.root.resource_for_path(path).add_method(
                 http_method, integration,
                 api_key_required=True,
@@ -141,3 +141,11 @@ class PriceApi(Construct):
     @property
     def url(self) -> str:
         return self.api.url
+
+
+def query_parameters(path: str) -> dict[str, bool] | None:
+    """The optional query parameters a route declares (API Gateway's contract; the handler checks them)."""
+    declared = {f"method.request.querystring.{name}": False
+                for name, routes in (("model", c.MODEL_QUERY_ROUTES), ("as_of", c.AS_OF_QUERY_ROUTES))
+                if path in routes}
+    return declared or None

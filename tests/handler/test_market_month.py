@@ -49,12 +49,15 @@ def test_the_basic_model_prices_at_the_average_of_its_data_whatever_the_day():
     assert "May 2014 to May 2015" in today["price_basis"]
 
 
-@pytest.mark.parametrize("as_of", ["2014-13-01", "13/10/2014", "yesterday", ""])
-def test_an_unreadable_as_of_is_a_422_naming_it(as_of):
+@pytest.mark.parametrize("as_of", ["2014-13-01", "2015-02-29", "13/10/2014", "yesterday", "",
+                                   # pydantic alone reads these as days: a Unix time, a time of day
+                                   "1412121600", "0", "2015-05-27T10:00:00Z", "2015-05-27 00:00", "２０１５-０５-２７"])
+def test_an_as_of_that_is_not_a_yyyy_mm_dd_day_is_a_422_naming_it(as_of):
     status, body = invoke(with_body(load_event("predict"), event_body("predict"), as_of=as_of))
 
     assert status == 422
-    assert body["details"][0]["field"] == "as_of"
+    assert [d["field"] for d in body["details"]] == ["as_of"]
+    assert "YYYY-MM-DD" in body["details"][0]["problem"]
 
 
 def test_a_day_before_the_data_is_refused_even_for_a_batch():

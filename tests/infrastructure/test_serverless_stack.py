@@ -98,10 +98,15 @@ def test_every_route_requires_an_api_key_and_proxies_to_the_alias(serverless):
         assert {"Ref": alias_id} in integration["Uri"]["Fn::Join"][1], f"{verb} {path} skips alias live"
 
 
-def test_predict_routes_declare_the_optional_model_query_parameter(serverless):
-    for (verb, path), method in api_routes(serverless).items():
-        expected = {"method.request.querystring.model": False} if path in c.MODEL_QUERY_ROUTES else None
+def test_predict_routes_declare_the_optional_model_and_as_of_query_parameters(serverless):
+    routes = api_routes(serverless)
+    for (verb, path), method in routes.items():
+        expected = {f"method.request.querystring.{name}": False
+                    for name, declared in (("model", c.MODEL_QUERY_ROUTES), ("as_of", c.AS_OF_QUERY_ROUTES))
+                    if path in declared} or None
         assert method.get("RequestParameters") == expected, f"{verb} {path}"
+    assert routes["POST", "/v1/predict"]["RequestParameters"] == {"method.request.querystring.model": False,
+                                                                   "method.request.querystring.as_of": False}
 
 
 def test_answers_api_gateway_gives_itself_use_the_service_error_format(serverless):

@@ -50,15 +50,17 @@ def test_cv_also_prices_every_house_as_asked_today_out_of_fold():
 
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 12, size=(400, 2))
-    y = 100_000 * (1 + x[:, 0]) + 5_000 * x[:, 1]
+    y = 100_000 * (1 + x[:, 0]) + 5_000 * x[:, 1] + rng.normal(0, 20_000, 400)
     asked_today = x.copy()
     asked_today[:, 1] = 12  # the month column, as a request today sets it
 
     _, _, _, on_sale_day, on_last_month = evaluate.learning_curve_and_cv(LinearRegression(), x, y, n_jobs=1,
                                                                          x_asked_today=asked_today)
 
-    assert np.allclose(on_sale_day, y)
-    assert np.allclose(on_last_month, 100_000 * (1 + x[:, 0]) + 5_000 * 12)
+    in_sample = LinearRegression().fit(x, y)
+    assert not np.allclose(on_sale_day, in_sample.predict(x), rtol=0, atol=1.0)   # out of fold, not in sample
+    assert np.allclose(on_sale_day, in_sample.predict(x), rtol=0.02)              # same houses, same order
+    assert np.allclose(on_last_month - on_sale_day, in_sample.coef_[1] * (12 - x[:, 1]), rtol=0.05, atol=500)
     assert evaluate.learning_curve_and_cv(LinearRegression(), x, y, n_jobs=1)[-1] is None
 
 

@@ -27,9 +27,9 @@ def test_one_day_for_every_house_or_one_per_house():
 def test_days_after_the_data_are_priced_at_its_last_month():
     months = MarketMonths("2014-05", "2015-05")
 
-    assert months.priced_month(datetime.date(2014, 10, 13)) == "2014-10"
-    assert months.priced_month(datetime.date(2015, 5, 31)) == "2015-05"
-    assert months.priced_month(datetime.date(2026, 11, 26)) == "2015-05"
+    assert months.priced_month(datetime.date(2014, 10, 13), field="as_of") == "2014-10"
+    assert months.priced_month(datetime.date(2015, 5, 31), field="as_of") == "2015-05"
+    assert months.priced_month(datetime.date(2026, 11, 26), field="as_of") == "2015-05"
 
 
 def test_a_day_before_the_data_is_refused_naming_the_field_and_the_first_month():
