@@ -131,7 +131,7 @@ registry-rollback: install ## point REGISTRY_MODEL back at the version active be
 EVALUATE_ARGS ?=
 .PHONY: evaluate
 
-evaluate: artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md (about 105 s)
+evaluate: artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md (about 165 s)
 	$(PY) -m model.evaluate $(EVALUATE_ARGS)
 
 bench: artifacts ## warm handler latency per model: one house p50/p99 and a 1,000-house batch

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import clone
-from sklearn.model_selection import KFold
+from sklearn.model_selection import GroupKFold, KFold
 from threadpoolctl import threadpool_limits
 
 FOLDS = 5
@@ -20,6 +20,14 @@ JOBS = 2
 
 def folds(n_rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
     return list(KFold(FOLDS, shuffle=True, random_state=RANDOM_STATE).split(np.arange(n_rows)))
+
+
+def folds_by_house(house_ids) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds that keep every sale of one house together: a house sold twice in the data is never
+    priced by a model that learnt its other sale (the neighbour prices would find it at 0 km)."""
+    house_ids = np.asarray(house_ids)
+    splitter = GroupKFold(FOLDS, shuffle=True, random_state=RANDOM_STATE)
+    return list(splitter.split(np.arange(len(house_ids)), groups=house_ids))
 
 
 def fit(estimator, x, y):
@@ -37,12 +45,14 @@ def _fit_predict(estimator, x, y, fit_rows, predict_rows):
     return predict_rows, predict(fit(estimator, x[fit_rows], y[fit_rows]), x[predict_rows])
 
 
-def cv_predictions(estimator, x: np.ndarray, y: np.ndarray, *, n_jobs: int = JOBS) -> np.ndarray:
-    """Out-of-fold predictions: each row predicted by a model fitted on the other four folds."""
+def cv_predictions(estimator, x: np.ndarray, y: np.ndarray, *, n_jobs: int = JOBS,
+                   split: list[tuple[np.ndarray, np.ndarray]] | None = None) -> np.ndarray:
+    """Out-of-fold predictions: each row predicted by a model fitted on the other four folds
+    (``split``: other folds than the shared ``folds``, e.g. ``folds_by_house``)."""
     x, y = np.asarray(x), np.asarray(y)
     predictions = np.empty(len(y), dtype=np.float64)
     results = Parallel(n_jobs=n_jobs)(delayed(_fit_predict)(estimator, x, y, fit_rows, predict_rows)
-                                      for fit_rows, predict_rows in folds(len(y)))
+                                      for fit_rows, predict_rows in split or folds(len(y)))
     for rows, values in results:
         predictions[rows] = values
     return predictions

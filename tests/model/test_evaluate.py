@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from lambda_fn.artifacts import read_metadata
-from model import evaluate
+from model import cv, evaluate
 
 
 def _metrics(train_mape: float, held_out_mape: float) -> dict:
@@ -37,6 +37,7 @@ def test_basic_model_report_with_pictures(trained, sales, tmp_path):
     recorded = read_metadata(trained["basic"].folder)["metrics"]
     for part in ("train", "held_out", "cv"):
         assert np.isclose(result.metrics[part]["mape"], recorded[part]["mape"], rtol=1e-6), part
+    assert 0.17 < result.metrics["cv_by_house"]["mape"] < 0.19   # resales barely help a 5-neighbour model
     report = (tmp_path / "basic" / "report.md").read_text()
     assert "under-fits" in report and "| MAPE |" in report
     for picture in ("predicted_vs_actual", "error_by_price_band", "learning_curve", "error_by_zipcode"):
@@ -68,7 +69,8 @@ def test_report_of_a_model_priced_by_month_shows_its_index_and_the_price_asked_t
     metrics = {"mae": 1.0, "rmse": 1.0, "r2": 0.9, "mape": 0.11, "median_ape": 0.07, "within_10pct": 0.6,
                "within_20pct": 0.85}
     evaluation = evaluate.Evaluation(
-        name="gbm", version="v", description="d", metrics={"train": metrics, "held_out": metrics, "cv": metrics},
+        name="gbm", version="v", description="d",
+        metrics={"train": metrics, "held_out": metrics, "cv": metrics, "cv_by_house": metrics},
         held_out=None, learning_sizes=[], learning_train_mape=np.empty(0), learning_validation_mape=np.empty(0),
         verdict="v", market={"first_month": "2014-05", "last_month": "2015-05",
                              "index_pct": {"2014-05": -2.4, "2015-05": 8.1},
@@ -79,3 +81,16 @@ def test_report_of_a_model_priced_by_month_shows_its_index_and_the_price_asked_t
 
     assert "| index | -2.4% | +8.1% |" in report
     assert "priced at 2015-05: MAPE 14.06%" in report
+
+
+def test_folds_by_house_keep_every_sale_of_a_house_together(sales):
+    ids = sales["id"].to_numpy()
+
+    split = cv.folds_by_house(ids)
+
+    assert len(split) == 5
+    assert sorted(np.concatenate([check for _, check in split]).tolist()) == list(range(len(ids)))
+    for fit_rows, check_rows in split:
+        assert not set(ids[fit_rows]) & set(ids[check_rows])
+    resold = sales["id"].duplicated(keep=False).to_numpy()
+    assert resold.sum() >= 200   # the reason for it: houses sold twice in the year
