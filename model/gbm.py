@@ -17,9 +17,12 @@ asked for (``lambda_fn/price_model.py``).
 Its 80% interval comes from the cross-validation residuals: see ``model/interval.py``.
 
 Tuning record: 5-fold CV of the training part, MAPE / R² (this recipe: ``python -m model.train
---model gbm`` prints 10.98% / 0.919; the basic model 18.06% / 0.736). Rows marked * came from
-research scripts on the same folds that are not kept in the repository; the others are this
-module with the setting changed.
+--model gbm`` prints 10.98% / 0.919; the basic model 18.06% / 0.736). The rows above "the last
+release's single model" were measured with earlier versions of this module. From there on, rows
+marked * came from research scripts on the same folds that are not kept in the repository; the
+others are this module with settings changed, rerun by ``python -m model.tune`` (``model/tune.py``),
+e.g. ``--members log_price_per_sqft:squared_error --set learning_rate=0.05 --set max_iter=800
+--set l2_regularization=0.0`` for the single model with the market index.
 
     HistGradientBoosting, log price, house columns + demographics         11.84% / 0.899
       + coordinates along turned axes                                     11.81% / 0.900
@@ -30,12 +33,12 @@ module with the setting changed.
       neighbours 3, 10, 30 / comparable sales / location premium          11.7-12.1%
       3 bagged models (3x the trees, 3x slower)                            11.66% / 0.920
     the last release's single model (log price per sqft, 800 trees)      11.76% / 0.918
-    * + market index: each sale against its 20 nearest, averaged by month  11.46% / 0.922
+    + market index: each sale against its 20 nearest, averaged by month    11.48% / 0.923
     *   the month as a tree feature instead of an index                   11.46% / 0.921
     *   single-model variants: absolute-error loss, 1/price weights,
           lr 0.025 x 1,600 trees, depth 5, ratio features                  11.33-11.72%
     *   distilling a 4-model blend into one model                          11.38% (in-sample) / 11.63%
-    + a blend of 4 members x 400 trees (lr 0.1): log price per sqft and
+    + a blend of 4 members x 400 trees (lr 0.1, l2 0): log price per sqft and
         log price with squared error, log price with absolute error, and
         price per sqft with absolute error weighted 1/price (= MAPE)     11.01% / 0.918
       + l2_regularization 1 (kept)                                         10.98% / 0.919
@@ -104,12 +107,13 @@ def feature_matrix(sales: pd.DataFrame, features: Sequence[str],
 
 
 def make_estimator(features: Sequence[str], *, tree_params: dict | None = None,
-                   members: Sequence[tuple[str, str]] = MEMBERS) -> GradientBoostedPrices:
+                   members: Sequence[tuple[str, str]] = MEMBERS,
+                   neighbours: Sequence[int] = NEIGHBOURS) -> GradientBoostedPrices:
     features = list(features)
     tree_features = [f for f in features if f != MARKET_MONTH]   # what the encoder and trees see
     encoder = NeighbourhoodPriceEncoder(lat_column=tree_features.index("lat"),
                                         long_column=tree_features.index("long"),
-                                        neighbours=NEIGHBOURS, n_folds=5, random_state=0)
+                                        neighbours=tuple(neighbours), n_folds=5, random_state=0)
     params = {**TREE_PARAMS, **(tree_params or {})}
     return GradientBoostedPrices(
         encoder=encoder,
