@@ -36,5 +36,6 @@ class UnknownQueryParameterError(ValueError):
     def __init__(self, name: str, known: tuple[str, ...]) -> None:
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"did you mean '{close[0]}'? " if close else ""
-        super().__init__(f"unknown query parameter '{name}'; {hint}known: {', '.join(known)}")
+        takes = f"known: {', '.join(known)}" if known else "this route takes none"
+        super().__init__(f"unknown query parameter '{name}'; {hint}{takes}")
         self.name = name

@@ -62,14 +62,20 @@ app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=pars
 app.enable_swagger(path="/v1/swagger", title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
 AS_OF = "as_of"
-KNOWN_QUERY_PARAMETERS = ("model", AS_OF, "format")  # format: the OpenAPI document (/v1/swagger?format=json)
+PRICED = ("model", AS_OF)
+QUERY_PARAMETERS = {  # what each route reads; format: the OpenAPI document (/v1/swagger?format=json)
+    "/v1/predict": PRICED, "/v1/predict/batch": PRICED, "/v1/predict/minimal": PRICED,
+    "/v1/model": ("model",), "/v1/swagger": ("format",),
+}
 
 
 def reject_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware):
-    """A misspelled ``?modle=basic`` must not silently price with the default model."""
-    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(KNOWN_QUERY_PARAMETERS))
+    """A misspelled ``?modle=basic`` must not silently price with the default model, and
+    ``/v1/health?as_of=...`` must not look as if the day mattered there."""
+    known = QUERY_PARAMETERS.get(app.current_event.path, ())
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - set(known))
     if unknown:
-        raise UnknownQueryParameterError(unknown[0], KNOWN_QUERY_PARAMETERS)
+        raise UnknownQueryParameterError(unknown[0], known)
     return next_middleware(app)
 
 

@@ -69,6 +69,29 @@ def test_query_string_mistakes_do_not_silently_fall_back_to_the_default_model(qu
     assert words in answer["message"]
 
 
+@pytest.mark.parametrize(("event", "query", "words"), [
+    ("health", {"as_of": "2015-01-01"}, "unknown query parameter 'as_of'; this route takes none"),
+    ("models", {"model": "basic"}, "unknown query parameter 'model'; this route takes none"),
+    ("model", {"as_of": "2015-01-01"}, "unknown query parameter 'as_of'; known: model"),
+    ("predict", {"format": "json"}, "unknown query parameter 'format'; known: model, as_of"),
+])
+def test_a_query_parameter_the_route_does_not_read_is_refused(event, query, words):
+    status, answer = invoke(with_body(load_event(event), load_event(event).get("body"), **query))
+
+    assert status == 400
+    assert answer["message"] == words
+    assert answer["details"][0]["field"] == next(iter(query))
+
+
+def test_the_openapi_document_still_takes_its_format():
+    event = load_event("health")
+    event["path"] = event["resource"] = "/v1/swagger"
+
+    status = invoke(with_body(event, None, format="json"))[0]
+
+    assert status == 200
+
+
 def test_zipcodes_in_other_digit_scripts_are_refused():
     house = {**event_body("predict"), "zipcode": "９８１１８"}
 
