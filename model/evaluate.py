@@ -30,7 +30,8 @@ from joblib import Parallel, delayed
 
 from lambda_fn.artifacts import latest_version_folder, load_artifact
 from lambda_fn.features import HOUSE_COLUMNS, FeatureBuilder
-from lambda_fn.predictor import Predictor, today
+from lambda_fn.market import today
+from lambda_fn.predictor import Predictor
 from model import cv, data, gbm, interval, plots
 from model.metrics import price_metrics
 from model.train import DEFAULT_ARTIFACT_ROOT

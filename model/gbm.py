@@ -42,9 +42,11 @@ e.g. ``--members log_price_per_sqft:squared_error --set learning_rate=0.05 --set
         log price with squared error, log price with absolute error, and
         price per sqft with absolute error weighted 1/price (= MAPE)     11.01% / 0.918
       + l2_regularization 1 (kept)                                         10.98% / 0.919
-      5 members (+ log price per sqft, absolute error)                     11.02%
-      min_samples_leaf 10                                                  11.04%
-      500 trees at lr 0.08 (2,000 trees: about 20 ms more per 1,000 houses) 10.98%
+      with l2 0 still: 5 members (+ log price per sqft, absolute error)    11.02%
+                       min_samples_leaf 10                                  11.04%
+                       500 trees at lr 0.08 (2,000 trees, not 1,600)        10.98%
+      with l2 1: neighbours 5, 20, 50 / 3, 10, 30                          10.97% / 11.05%
+                 l2 2 / max_features 0.7 / min_samples_leaf 30             11.01 / 11.02 / 10.98%
     * every member seeing neighbours on both scales (members agree more)  11.01% with 6 members
 
 Cost: the 4 x 400 trees price 1,000 houses in 85-87 ms p50 through the handler (``make bench``,

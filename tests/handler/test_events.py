@@ -153,15 +153,6 @@ def test_renovation_before_construction_is_refused():
     assert "yr_renovated" in body["message"]
 
 
-def test_form_posts_are_refused_with_415():
-    event = with_body(load_event("predict"), "bedrooms=4&bathrooms=1")
-    event["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
-
-    status, body = invoke(event)
-
-    assert status == 415
-    assert "application/json" in body["message"]
-
 
 def test_health_and_model_metadata_name_the_served_version():
     _, health = invoke(load_event("health"))

@@ -48,8 +48,9 @@ def test_a_list_of_houses_sent_to_a_one_house_route_is_refused_not_priced_as_its
     assert answer["details"] == [{"field": "body", "problem": "expected a JSON object"}]
 
 
-def test_a_form_post_to_the_minimal_route_is_415_like_the_others():
-    event = with_body(load_event("predict_minimal"), "bedrooms=4")
+@pytest.mark.parametrize(("route", "form"), [("predict", "bedrooms=4&bathrooms=1"), ("predict_minimal", "bedrooms=4")])
+def test_form_posts_are_refused_with_415(route, form):
+    event = with_body(load_event(route), form)
     event["headers"]["Content-Type"] = "application/x-www-form-urlencoded"
 
     status, answer = invoke(event)
