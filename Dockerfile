@@ -1,7 +1,7 @@
 # One image for both front doors:
 #   AWS Lambda runs the default command, the Powertools handler (ENTRYPOINT /lambda-entrypoint.sh);
 #   the ECS Fargate task runs the same image with the gunicorn command, as a non-root user:
-#     --entrypoint python3 ... -m gunicorn -c lambda_fn/gunicorn_conf.py lambda_fn.server:application
+#     --entrypoint python3 ... -m gunicorn -c lambda_fn/api/gunicorn_conf.py lambda_fn.api.server:application
 #
 # BASE_IMAGE defaults to the official AWS Lambda base image: `docker build .` needs nothing else.
 # Machines that cannot pull it build a stand-in (README "Containers"; `make image` does it) and
@@ -45,6 +45,11 @@ RUN python3 -c "import pathlib, shutil; [shutil.rmtree(v) for m in pathlib.Path(
 RUN python3 -m compileall -q /var/task/lambda_fn && chmod -R a+rX /var/task
 
 FROM ${BASE_IMAGE}
+# LightGBM's wheel links the system's OpenMP runtime, libgomp.so.1. The stand-in base ships it; the
+# AWS base (Amazon Linux 2023 minimal) does not, and its package manager is microdnf, also reachable
+# as dnf. That AWS path cannot be built on machines without public.ecr.aws (docs/containers.md).
+RUN if ldconfig -p | grep -q 'libgomp\.so\.1'; then echo "base image has libgomp"; \
+    else dnf install -y libgomp && dnf clean all && rm -rf /var/cache/dnf; fi
 ENV LAMBDA_TASK_ROOT=/var/task \
     MODEL_DIR=/var/task/model/artifacts \
     OMP_NUM_THREADS=1 \
@@ -54,4 +59,4 @@ COPY --from=dependencies /opt/image/ /
 COPY --from=code /var/task/ /var/task/
 WORKDIR /var/task
 ENTRYPOINT ["/lambda-entrypoint.sh"]
-CMD ["lambda_fn.handler.lambda_handler"]
+CMD ["lambda_fn.api.handler.lambda_handler"]

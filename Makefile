@@ -13,39 +13,45 @@ export DATA_DIR ?= $(abspath ../shared/data)
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
-$(VENV)/.installed: requirements.txt lambda_fn/requirements.txt
+# Two layers: what serving and training need (model/requirements.txt: the function's runtime plus
+# pandas), enough for `make serve` on a fresh machine; then the rest for tests, plots and the CDK app.
+$(VENV)/.serving: model/requirements.txt lambda_fn/requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -r requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r model/requirements.txt
 	touch $@
 
-install: $(VENV)/.installed ## create .venv with the pinned requirements
+$(VENV)/.installed: $(VENV)/.serving requirements.txt
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements.txt
+	touch $@
 
-train: install ## train every model as a new immutable version under model/artifacts
+install: $(VENV)/.installed ## create .venv with every pinned requirement (development, tests, CDK)
+
+train: $(VENV)/.serving ## train every model as a new immutable version under model/artifacts
 	$(PY) -m model.train
 
-artifacts: install ## train only the models that have no usable version yet
+artifacts: $(VENV)/.serving ## train only the models that have no usable version yet
 	$(PY) -m model.train --if-missing
 
 serve: artifacts ## serve the API on http://127.0.0.1:3000 (gunicorn, same handler as Lambda)
-	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c lambda_fn/gunicorn_conf.py lambda_fn.server:application
+	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c lambda_fn/api/gunicorn_conf.py lambda_fn.api.server:application
 
-submit: install ## price future_unseen_examples.csv through URL (default the local server); API_KEY=... for AWS
+submit: $(VENV)/.serving ## price future_unseen_examples.csv through URL (default the local server); API_KEY=... for AWS
 	$(PY) scripts/submit_examples.py --url $(URL) $(if $(API_KEY),--api-key $(API_KEY))
 
-lint: install ## ruff
+lint: install ## ruff, and the import contracts of the layout (import-linter, pyproject.toml)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 unit: artifacts ## the fast tests (no Docker)
 	$(PY) -m pytest -m "not container"
 
-test: lint artifacts ## every test: unit, handler, HTTP, infrastructure, containers
+test: lint artifacts ## every test: unit, handler, HTTP, model, registry, infrastructure, containers
 	$(PY) -m pytest
 
 clean:
 	rm -rf $(VENV) model/artifacts cdk.out .aws-sam reports
 
-# ---- AWS CDK (issue 3: infra/, cdk.json, package.json) -----------------------------------------
+# ---- AWS CDK (infra/, cdk.json, package.json) -----------------------------------------------------
 # The CDK CLI is pinned in package.json (npm ci installs it); the app runs on .venv's Python.
 # Synth needs no AWS credentials and no Docker; deploy needs both. CDK_ARGS passes context, e.g.
 #   make deploy CDK_ARGS="-c stage=prod -c allowedCidrs=198.51.100.0/24"
@@ -73,7 +79,7 @@ destroy: node_modules/.package-lock.json ## delete the stacks (log groups, log b
 	$(CDK) destroy --all $(CDK_ARGS)
 # ---- end AWS CDK ---------------------------------------------------------------------------------
 
-# ---- Containers (issue 4: Dockerfile, image/, scripts/container/, tests/container/) --------------
+# ---- Containers (Dockerfile, image/, scripts/container/, tests/container/) -----------------------
 # The same targets serve a user with plain docker + sam and a machine without an image registry:
 # there ../shared/tools/container-env.sh (CONTAINER_ENV overrides the path) starts Docker, builds
 # the stand-in base image, downloads wheels into .wheels/ and installs SAM, only when missing.
@@ -101,7 +107,7 @@ bench-container: artifacts ## cold start (RIE: docker run -> first answer) and w
 	$(PY) -m scripts.container.bench $(BENCH_ARGS)
 # ---- end Containers ------------------------------------------------------------------------------
 
-# ---- Model registry (issue 6: lambda_fn/model_registry.py, lambda_fn/registry_sync.py, model/registry.py) ----
+# ---- Model registry (lambda_fn/registry/, model/registry.py; docs/registry.md) --------------------
 # A new model version without a new image: publish, promote (verified and smoke-tested first),
 # roll back. Reads MODEL_REGISTRY_BUCKET and MODEL_POINTER_PREFIX (the stack's outputs) and runs
 # with AWS credentials of the registry's deploy role; README "Releasing a new model".
@@ -123,7 +129,7 @@ registry-rollback: install ## point REGISTRY_MODEL back at the version active be
 	$(PY) -m model.registry rollback --name $(REGISTRY_MODEL)
 # ---- end Model registry --------------------------------------------------------------------------
 
-# ---- Evaluation and speed (issue 5: model/evaluate.py, model/bench.py) ----------------------------
+# ---- Evaluation and speed (model/evaluate.py, lambda_fn/api/bench.py) ----------------------------
 # evaluate: metrics on the training part, the held-out part and 5-fold CV, the over/under-fitting
 # verdict, PNG plots and reports/README.md (git-ignored) for the latest version of every model;
 # EVALUATE_ARGS="--model gbm" or "--folder model/artifacts/gbm/<version>" for one version.
@@ -131,9 +137,9 @@ registry-rollback: install ## point REGISTRY_MODEL back at the version active be
 EVALUATE_ARGS ?=
 .PHONY: evaluate
 
-evaluate: artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md (about 165 s)
+evaluate: install artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md
 	$(PY) -m model.evaluate $(EVALUATE_ARGS)
 
 bench: artifacts ## warm handler latency per model: one house p50/p99 and a 1,000-house batch
-	$(PY) -m model.bench
+	$(PY) -m lambda_fn.api.bench
 # ---- end Evaluation and speed --------------------------------------------------------------------

@@ -5,7 +5,7 @@ are described by ``infra.settings.DeploymentSettings``; the numbers below are th
 and the fixed facts the stacks rely on. Every size says which measurement it came from.
 
 Measurements (``lambda_fn`` on CPython 3.11, 2-core x86_64 dev machine, model ``basic``):
-- cold start in-process: ``import lambda_fn.handler`` + ``get_model_store()`` = 1.6-1.8 s
+- cold start in-process: ``import lambda_fn.api.handler`` + ``get_model_store()`` = 1.6-1.8 s
   (1.5-1.7 s imports: pydantic, Powertools, numpy/scipy/scikit-learn; 0.1 s model load);
 - peak RSS after the cold start: 203-207 MiB; after 200 single and 20 batch-of-1,000
   predictions through ``lambda_handler``: 207 MiB;
@@ -21,7 +21,7 @@ from aws_cdk import aws_logs as logs
 SERVICE_NAME = "price-service"  # POWERTOOLS_SERVICE_NAME, resource names, log prefixes
 METRICS_NAMESPACE = "SoundRealty"  # POWERTOOLS_METRICS_NAMESPACE
 STACK_PREFIX = "PriceService"  # stacks: PriceServiceServerless-, PriceServiceEcs-, PriceServiceModels-<stage>
-# Every model baked into the image; each gets a registry pointer (lambda_fn/model_registry.py).
+# Every model baked into the image; each gets a registry pointer (lambda_fn/registry/layout.py).
 MODEL_NAMES = ("basic", "gbm")
 
 # --- The image (one asset, both front doors) -----------------------------------------------------
@@ -73,20 +73,7 @@ ALARM_LATENCY_EVALUATION_PERIODS = 3
 ALARM_LATENCY_DATAPOINTS = 2
 
 # --- API Gateway -----------------------------------------------------------------------------------
-# (method, path) of every route the function answers (lambda_fn/handler.py); /v1/models is
-# served by a later issue and is routed already, so adding it needs no infrastructure change.
-ROUTES = (
-    ("POST", "/v1/predict"),
-    ("POST", "/v1/predict/batch"),
-    ("POST", "/v1/predict/minimal"),
-    ("GET", "/v1/health"),
-    ("GET", "/v1/model"),
-    ("GET", "/v1/models"),
-    ("GET", "/v1/swagger"),
-)
-# Routes that take ?model=<name or version>; declared so the API documents it (optional).
-MODEL_QUERY_ROUTES = frozenset({"/v1/predict", "/v1/predict/batch", "/v1/predict/minimal", "/v1/model"})
-AS_OF_QUERY_ROUTES = frozenset({"/v1/predict", "/v1/predict/batch", "/v1/predict/minimal"})  # ?as_of=YYYY-MM-DD
+# The routes and their query parameters come from the function's app: constructs/price_api.py.
 # Usage plan for the client's key. 50 req/s steady, bursts of 100, 10,000 requests a day:
 # the client's agents price a few thousand houses a day, mostly one at a time.
 THROTTLE_RATE_LIMIT = 50
@@ -103,8 +90,8 @@ HEALTH_CHECK_PATH = "/v1/health"
 # (uid 1000 has none). --worker-tmp-dir /dev/shm: worker heartbeats on tmpfs, the usual
 # container advice, and writable by any uid.
 GUNICORN_ENTRY_POINT = ("python3", "-m", "gunicorn")
-GUNICORN_COMMAND = ("-c", "lambda_fn/gunicorn_conf.py", "--no-control-socket", "--worker-tmp-dir", "/dev/shm",
-                    "lambda_fn.server:application")
+GUNICORN_COMMAND = ("-c", "lambda_fn/api/gunicorn_conf.py", "--no-control-socket", "--worker-tmp-dir", "/dev/shm",
+                    "lambda_fn.api.server:application")
 # 1 vCPU / 2 GiB: 2 sync workers (WEB_CONCURRENCY) use 26 + 2 x 203 MiB = 432 MiB, leaving
 # room for more models; a 1,000-house batch takes a worker 72-190 ms of one core.
 TASK_CPU = 1024

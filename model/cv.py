@@ -1,7 +1,7 @@
 """Cross-validation shared by every model: the same 5 folds of the training part, one thread per fit.
 
 Each fit and prediction runs on exactly one native thread, whatever the machine, so scores and
-models do not depend on the core count (see ``lambda_fn/predictor.py``); the folds run side by
+models do not depend on the core count (see ``lambda_fn/core/predictor.py``); the folds run side by
 side in ``JOBS`` worker processes instead.
 """
 

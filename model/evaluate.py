@@ -11,9 +11,9 @@ and a Markdown report under ``reports/<model>/`` plus an index comparing the mod
 ``reports/README.md``.
 
 What is evaluated is what is served: held-out and training prices come from
-``lambda_fn.predictor.Predictor`` on the houses as clients send them, and the refits for
-cross-validation and the learning curve use the artifact's own estimator (cloned) on matrices
-built by the serving ``FeatureBuilder``.
+``lambda_fn.core.predictor.Predictor`` on the houses as clients send them, and the refits for
+cross-validation and the learning curve rebuild the version's own recipe (``refittable``) on
+matrices built by the serving ``FeatureBuilder``.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from joblib import Parallel, delayed
+from sklearn.base import clone
 
-from lambda_fn.artifacts import latest_version_folder, load_artifact
-from lambda_fn.features import HOUSE_COLUMNS, FeatureBuilder
-from lambda_fn.market import today
-from lambda_fn.predictor import Predictor
+from lambda_fn.core.features import HOUSE_COLUMNS
+from lambda_fn.core.market import today
+from lambda_fn.core.predictor import Predictor
+from lambda_fn.registry.artifacts import latest_version_folder, load_predictor
 from model import cv, data, gbm, interval, plots
 from model.metrics import price_metrics
 from model.train import DEFAULT_ARTIFACT_ROOT
@@ -128,9 +129,18 @@ def fit_verdict(name: str, metrics: dict[str, dict[str, float]], sizes: list[int
     return " ".join(findings)
 
 
+def refittable(predictor: Predictor):
+    """A fresh, unfitted estimator of the version's recipe: the client's pipeline, or gbm's recipe
+    rebuilt from the hyperparameters its metadata records."""
+    if predictor.metadata["format"] == "sklearn-pickle":
+        return clone(predictor.model.estimator)
+    return gbm.make_estimator(predictor.features.features, **predictor.metadata["hyperparameters"])
+
+
 def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Evaluation:
-    artifact = load_artifact(folder)
-    predictor = Predictor(artifact)
+    predictor = load_predictor(folder)
+    metadata = predictor.metadata
+    estimator = refittable(predictor)
     train_rows, test_rows = gbm.split(sales)
     houses = sales[list(HOUSE_COLUMNS)]
     train_houses = houses.loc[train_rows].to_dict(orient="records")
@@ -141,26 +151,26 @@ def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Eva
     # Each sale priced as asked for on the day it sold (what the market month means; ignored by
     # models without one).
     train_days, test_days = data.sale_days(sales.loc[train_rows]), data.sale_days(sales.loc[test_rows])
-    train_predictions = np.array(predictor.predict(train_houses, asked_on=train_days))
-    test_predictions = np.array(predictor.predict(test_houses, asked_on=test_days))
-    builder = FeatureBuilder(artifact.features, artifact.demographics)
+    train_predictions = np.array(predictor.predict(train_houses, train_days))
+    test_predictions = np.array(predictor.predict(test_houses, test_days))
+    builder = predictor.features
     x_train = builder.matrix(train_houses, asked_on=train_days)
     x_asked_today = builder.matrix(train_houses, asked_on=today()) if builder.uses_market_month else None
     sizes, train_curve, validation_curve, cv_predictions, cv_asked_today = learning_curve_and_cv(
-        artifact.estimator, x_train, y_train, n_jobs=n_jobs, x_asked_today=x_asked_today)
+        estimator, x_train, y_train, n_jobs=n_jobs, x_asked_today=x_asked_today)
 
     metrics = {"train": price_metrics(y_train, train_predictions),
                "held_out": price_metrics(y_test, test_predictions),
                "cv": price_metrics(y_train, cv_predictions)}
     held_out = sales.loc[test_rows, [*HOUSE_COLUMNS, "price"]].assign(predicted=test_predictions)
     evaluation = Evaluation(name=predictor.name, version=predictor.version,
-                            description=artifact.metadata.get("description", ""), metrics=metrics,
+                            description=metadata.get("description", ""), metrics=metrics,
                             held_out=held_out, learning_sizes=sizes, learning_train_mape=train_curve,
-                            learning_validation_mape=validation_curve, market=artifact.metadata.get("market"))
+                            learning_validation_mape=validation_curve, market=metadata.get("market"))
     if cv_asked_today is not None:
         evaluation.market = {**evaluation.market, "cv_asked_today": price_metrics(y_train, cv_asked_today)}
     # New homes are not resales of training homes: the same CV with each house's sales kept together.
-    by_house = cv.cv_predictions(artifact.estimator, x_train, y_train, n_jobs=n_jobs,
+    by_house = cv.cv_predictions(estimator, x_train, y_train, n_jobs=n_jobs,
                                  split=cv.folds_by_house(sales.loc[train_rows, "id"]))
     evaluation.metrics["cv_by_house"] = price_metrics(y_train, by_house)
     if predictor.has_interval:
@@ -168,17 +178,17 @@ def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Eva
         held_out["low"], held_out["high"] = low, high
         covered = (y_test >= low) & (y_test <= high)
         band = interval.bands(test_predictions)
-        evaluation.interval = {**artifact.metadata["interval"], "evaluated_held_out_coverage": float(covered.mean()),
+        evaluation.interval = {**metadata["interval"], "evaluated_held_out_coverage": float(covered.mean()),
                                "evaluated_median_width_usd": float(np.median(high - low)),
                                "by_band": [{"band": label, "homes": int((band == b).sum()),
                                             "coverage": float(covered[band == b].mean()),
                                             "median_width_usd": float(np.median((high - low)[band == b]))}
                                            for b, label in enumerate(plots.band_labels()) if (band == b).any()]}
-    recorded_cv = artifact.metadata.get("metrics", {}).get("cv")
+    recorded_cv = metadata.get("metrics", {}).get("cv")
     if recorded_cv and not np.isclose(recorded_cv["mape"], metrics["cv"]["mape"], rtol=1e-9):
         evaluation.notes.append(f"CV MAPE recomputed here ({metrics['cv']['mape']:.4%}) differs from the one "
                                 f"recorded at training ({recorded_cv['mape']:.4%}).")
-    recorded_data = artifact.metadata.get("training_data", {})
+    recorded_data = metadata.get("training_data", {})
     if recorded_data and recorded_data != data.fingerprint(*recorded_data):
         evaluation.notes.append("The data files differ from those the model was trained on.")
     evaluation.verdict = fit_verdict(evaluation.name, metrics, sizes, validation_curve)

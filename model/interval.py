@@ -5,7 +5,7 @@ Within each band of *estimated* price (``BAND_EDGES``), their 10th and 90th perc
 the band's offsets (Mondrian conformal: a calibration per group an agent can see, since the
 estimate is known when the range is given). One global width would hold only about 70% of the
 cheapest and most expensive homes' prices and 85% of mid-priced ones (measured on the held-out
-part); per band each holds about 80%. ``lambda_fn.intervals.PriceIntervals`` applies them.
+part); per band each holds about 80%. ``lambda_fn.core.intervals.PriceIntervals`` applies them.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def cross_conformal_coverage(actual, cv_estimates) -> float:
 
 
 def calibrate(actual, cv_estimates) -> dict:
-    """The ``interval`` metadata entry read by ``lambda_fn.intervals.PriceIntervals``."""
+    """The ``interval`` metadata entry read by ``lambda_fn.core.intervals.PriceIntervals``."""
     return {
         "coverage": COVERAGE,
         "method": METHOD,

@@ -1,4 +1,4 @@
-"""Release models through the S3 model registry (layout and pointer: ``lambda_fn/model_registry.py``).
+"""Release models through the S3 model registry (layout and pointer: ``lambda_fn/registry/layout.py``).
 
     python -m model.registry publish  [--name basic] [--version V]  upload model/artifacts/<name>/<V>
                                                                      (default: its LATEST); never overwrites
@@ -30,9 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambda_fn.artifacts import METADATA_FILE, ArtifactError, latest_version_folder, load_artifact
-from lambda_fn.model_registry import (
-    REGISTRY_FILES,
+from lambda_fn.core.market import today
+from lambda_fn.core.predictor import Predictor
+from lambda_fn.registry.artifacts import METADATA_FILE, ArtifactError, latest_version_folder, load_predictor
+from lambda_fn.registry.layout import (
     Pointer,
     RegistryError,
     RegistryLocation,
@@ -43,7 +44,6 @@ from lambda_fn.model_registry import (
     fetch_predictor,
     is_parameter_not_found,
 )
-from lambda_fn.predictor import Predictor
 from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX, Settings
 from model import data
 
@@ -119,15 +119,15 @@ class Registry:
 
 def publish(registry: Registry, artifacts: Path, name: str, version: str | None) -> str:
     folder = artifacts / name / version if version else latest_version_folder(artifacts, name)
-    artifact = load_artifact(folder)
-    Predictor(artifact).smoke_test()
+    predictor = load_predictor(folder)   # verified and smoke-tested, as the service will
     version = check_id("version", folder.name)
-    if (artifact.name, artifact.version) != (name, version):
-        raise ArtifactError(f"{folder} describes itself as {artifact.name} {artifact.version}: refusing to publish")
+    if (predictor.name, predictor.version) != (name, version):
+        raise ArtifactError(f"{folder} describes itself as {predictor.name} {predictor.version}: "
+                            "refusing to publish")
     if registry.has_objects(name, version):
         raise RegistryError(f"{registry.location.url(name, version)} already exists: versions are immutable "
                             "(train a new version instead)")
-    for file in REGISTRY_FILES:  # metadata.json last: a version is complete once it is there
+    for file in [*predictor.metadata["files"], METADATA_FILE]:  # metadata.json last: then the version is complete
         body = (folder / file).read_bytes()
         try:
             registry.s3.put_object(Bucket=registry.location.bucket, Key=registry.location.key(name, version, file),
@@ -146,7 +146,7 @@ def check_candidate(registry: Registry, name: str, version: str, workdir: Path) 
         raise RegistryError(f"{registry.location.url(name, version)} is not published (see `list`)")
     predictor = fetch_predictor(registry.s3, registry.location, name, version, workdir)
     houses = json.loads(data.load_future_examples().to_json(orient="records"))
-    prices = predictor.predict(houses)
+    prices = predictor.predict(houses, today())
     bad = [i for i, price in enumerate(prices) if not (math.isfinite(price) and price > 0)]
     if len(prices) != len(houses) or bad:
         raise ArtifactError(f"{name} {version} priced future examples {bad[:10]} as non-positive or not finite")
@@ -209,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     for command in ("publish", "promote", "rollback", "list"):
         sub = commands.add_parser(command)
-        sub.add_argument("--name", default=None if command == "list" else Settings.from_env().default_model,
+        sub.add_argument("--name", default=None if command == "list" else Settings().default_model,
                          help="model name (default: the service's default model, $DEFAULT_MODEL or gbm)")
         if command == "publish":
             sub.add_argument("--version", help="default: the folder named by model/artifacts/<name>/LATEST")

@@ -1,20 +1,24 @@
-"""Train model versions and write them as immutable, verified artifacts.
+"""Train model versions and write them as immutable, verified version folders.
 
     python -m model.train                 # every model, a new version each
     python -m model.train --model gbm     # only the improved model
     python -m model.train --if-missing    # only models without a loadable latest version
 
-Models: ``basic`` (the client's recipe, ``model/recipe.py``) and ``gbm`` (gradient-boosted trees
-with an 80% interval, ``model/gbm.py``). Both record held-out, training-part and 5-fold CV metrics.
+Models: ``basic`` (the client's recipe, ``model/recipe.py``) and ``gbm`` (LightGBM members with
+an 80% interval, ``model/gbm.py``). Both record held-out, training-part and 5-fold CV metrics.
 
-Each version is reloaded from disk through the serving code (``lambda_fn``) and must price the
-held-out houses exactly as the in-memory model did, or the version is deleted and training fails.
+Each version is reloaded from disk through the serving code (``lambda_fn.registry``) and must
+price the held-out houses exactly as the in-memory model did, or the version is deleted and
+training fails.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import datetime
+import hashlib
+import io
 import json
 import shutil
 import sys
@@ -25,25 +29,26 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from threadpoolctl import threadpool_limits
 
-from lambda_fn.artifacts import (
+from lambda_fn.core.features import HOUSE_COLUMNS, FeatureBuilder
+from lambda_fn.core.intervals import PriceIntervals
+from lambda_fn.core.market import month_label, month_number
+from lambda_fn.core.pickled import PickledEstimator
+from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, PriceModel
+from lambda_fn.registry.artifacts import (
     LATEST_FILE,
     ArtifactError,
     latest_version_folder,
-    load_artifact,
+    load_predictor,
     read_metadata,
-    write_artifact,
+    write_version,
 )
-from lambda_fn.features import HOUSE_COLUMNS
-from lambda_fn.intervals import PriceIntervals
-from lambda_fn.market import month_label
-from lambda_fn.predictor import Predictor
 from model import cv, data, gbm, interval, recipe
 from model.metrics import price_metrics
 
 DEFAULT_ARTIFACT_ROOT = data.PROJECT_ROOT / "model" / "artifacts"
 DATA_PERIOD = "King County sales, May 2014 to May 2015"
+SPLIT = "train_test_split(random_state=42, test_size=0.25)"
 SMOKE_TEST_HOUSES = 5
 
 
@@ -51,35 +56,38 @@ SMOKE_TEST_HOUSES = 5
 class TrainedModel:
     name: str
     description: str
-    estimator: Any
+    model_format: str
+    model: PriceModel                # what is served: its files() are written
     features: list[str]
     test_houses: pd.DataFrame        # held-out houses as clients send them
     test_prices: pd.Series
     test_predictions: np.ndarray     # the in-memory model's prices for test_houses
+    test_asked_on: list[datetime.date]   # the day each held-out house sold
     extra_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # "train", "cv"
     interval: dict[str, Any] | None = None   # model/interval.py's calibrate(), plus held-out checks
     extra_metadata: dict[str, Any] = field(default_factory=dict)
-    test_asked_on: list[datetime.date] | None = None   # the day each held-out house sold, for models priced by month
 
 
 def train_basic(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
     result = recipe.train_basic_model(sales, demographics)
-    with threadpool_limits(limits=1):  # the serving thread policy: see lambda_fn/predictor.py
-        predictions = result.model.predict(result.x_test)
-        train_predictions = result.model.predict(result.x_train)
+    served = PickledEstimator(result.model)   # the serving thread policy: one native thread per call
+    predictions = served.predict(result.x_test)
+    train_predictions = served.predict(result.x_train)
     cv_prices = cv.cv_predictions(result.model, result.x_train.to_numpy(), result.y_train.to_numpy())
     return TrainedModel(
         name="basic",
         description="The client's model: RobustScaler + KNeighborsRegressor(k=5) on 7 house features "
                     "and 26 zipcode demographics",
-        estimator=result.model,
+        model_format="sklearn-pickle",
+        model=served,
         features=result.features,
         test_houses=sales.loc[result.x_test.index, list(HOUSE_COLUMNS)],
         test_prices=result.y_test,
         test_predictions=predictions,
+        test_asked_on=data.sale_days(sales.loc[result.x_test.index]),
         extra_metrics={"train": price_metrics(result.y_train, train_predictions),
                        "cv": price_metrics(result.y_train, cv_prices)},
-        extra_metadata={"split": "train_test_split(random_state=42, test_size=0.25)"},
+        extra_metadata={"split": SPLIT},
     )
 
 
@@ -91,42 +99,43 @@ def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
     train_at, test_at = sales.index.get_indexer(train_rows), sales.index.get_indexer(test_rows)
     estimator = gbm.make_estimator(features)
     cv_prices = cv.cv_predictions(estimator, x[train_at], y[train_at])
-    model = cv.fit(estimator, x[train_at], y[train_at])
-    predictions = cv.predict(model, x[test_at])
+    fitted = cv.fit(estimator, x[train_at], y[train_at])
+    predictions = cv.predict(fitted, x[test_at])
     calibrated = interval.calibrate(y[train_at], cv_prices)
     served = [round(float(p), 2) for p in predictions]
     low, high = np.array(PriceIntervals(calibrated)(served)).T
     calibrated |= {"held_out_coverage": interval.coverage(y[test_at], low, high),
                    "held_out_median_width_usd": float(np.median(high - low))}
+    members = ", ".join(f"{target} ({objective})" for target, objective in fitted.members)
     return TrainedModel(
         name="gbm",
-        description=f"A blend of {len(gbm.MEMBERS)} gradient-boosted tree models (scikit-learn "
-                    "HistGradientBoostingRegressor) on time-adjusted price per sqft and price, from every house "
-                    "column, the zipcode demographics, turned coordinates and the prices of the nearest training "
-                    "homes, priced at the market month asked for; 80% split-conformal interval",
-        estimator=model,
+        description=f"A blend of {len(fitted.members)} LightGBM models ({members}, {fitted.rounds} trees each) on "
+                    "market-adjusted price, from every house column, the zipcode demographics, turned coordinates "
+                    "and the prices of the nearest training homes, priced at the market month asked for; "
+                    "80% split-conformal interval",
+        model_format="lightgbm-blend",
+        model=fitted.model_,
         features=features,
         test_houses=sales.loc[test_rows, list(HOUSE_COLUMNS)],
         test_prices=sales.loc[test_rows, "price"],
         test_predictions=predictions,
-        extra_metrics={"train": price_metrics(y[train_at], cv.predict(model, x[train_at])),
+        test_asked_on=data.sale_days(sales.loc[test_rows]),
+        extra_metrics={"train": price_metrics(y[train_at], cv.predict(fitted, x[train_at])),
                        "cv": price_metrics(y[train_at], cv_prices)},
         interval=calibrated,
-        extra_metadata={"split": "train_test_split(random_state=42, test_size=0.25)",
-                        "hyperparameters": {"trees": gbm.TREE_PARAMS, "members": [list(m) for m in gbm.MEMBERS],
-                                            "neighbours": list(gbm.NEIGHBOURS)},
-                        "market": market_metadata(model)},
-        test_asked_on=data.sale_days(sales.loc[test_rows]),
+        extra_metadata={"split": SPLIT, "hyperparameters": fitted.hyperparameters(),
+                        "market": market_metadata(fitted.model_)},
     )
 
 
-def market_metadata(model) -> dict[str, Any]:
+def market_metadata(model: Any) -> dict[str, Any]:
     """The months a model learnt and its market index (how each month's prices sat against the
-    average month, in percent), for ``lambda_fn.market.MarketMonths`` and the reports."""
-    months = range(model.first_month_, model.last_month_ + 1)
-    return {"first_month": month_label(model.first_month_), "last_month": month_label(model.last_month_),
-            "index_pct": {month_label(m): round(float(np.expm1(v)) * 100, 3)
-                          for m, v in zip(months, model.market_index_, strict=True)},
+    average month, in percent), for ``lambda_fn.core.market.MarketMonths`` and the reports."""
+    first = month_number(model.first_month)
+    labels = [month_label(first + i) for i in range(len(model.month_offsets))]
+    return {"first_month": labels[0], "last_month": labels[-1],
+            "index_pct": {label: round(float(np.expm1(v)) * 100, 3)
+                          for label, v in zip(labels, model.month_offsets, strict=True)},
             "asked_after_last_month": "priced at the last month"}
 
 
@@ -138,35 +147,54 @@ def _smoke_test(trained: TrainedModel) -> dict[str, Any]:
     prices = [round(float(p), 2) for p in trained.test_predictions[:SMOKE_TEST_HOUSES]]
     recorded: dict[str, Any] = {
         "houses": json.loads(trained.test_houses.head(SMOKE_TEST_HOUSES).to_json(orient="records")),
+        "asked_on": [day.isoformat() for day in trained.test_asked_on[:SMOKE_TEST_HOUSES]],
         "prices": prices,
     }
-    if trained.test_asked_on is not None:
-        recorded["asked_on"] = [day.isoformat() for day in trained.test_asked_on[:SMOKE_TEST_HOUSES]]
     if trained.interval:
         recorded["intervals"] = [list(bounds) for bounds in PriceIntervals(trained.interval)(prices)]
     return recorded
 
 
-def new_version_id(now: datetime.datetime, model_sha256: str) -> str:
-    return f"{now:%Y%m%dT%H%M%SZ}-{model_sha256[:8]}"
-
-
 def zipcode_areas(sales: pd.DataFrame) -> dict[str, list[float]]:
-    """The box around every sold home of each zipcode (see lambda_fn/locations.py)."""
+    """The box around every sold home of each zipcode (see lambda_fn/core/locations.py)."""
     boxes = sales.groupby("zipcode").agg(lat_min=("lat", "min"), lat_max=("lat", "max"),
                                          long_min=("long", "min"), long_max=("long", "max"))
     return {str(zipcode): [float(v) for v in row] for zipcode, row in boxes.iterrows()}
 
 
-def save(trained: TrainedModel, root: Path, demographics_csv: bytes, *, zipcode_areas: dict[str, list[float]]) -> Path:
+def parse_demographics(demographics_csv: bytes) -> dict[str, dict[str, float]]:
+    """zipcode -> demographic values, as the service reads them from a version's demographics.csv."""
+    rows = csv.DictReader(io.StringIO(demographics_csv.decode()))
+    return {row.pop("zipcode"): {k: float(v) for k, v in row.items()} for row in rows}
+
+
+def version_files(trained: TrainedModel, demographics_csv: bytes) -> dict[str, bytes]:
+    return {FEATURES_FILE: json.dumps(trained.features).encode(), DEMOGRAPHICS_FILE: demographics_csv,
+            **trained.model.files()}
+
+
+def new_version_id(now: datetime.datetime, files: dict[str, bytes]) -> str:
+    """UTC time plus the first 8 hex digits of a digest over every file: names say when and what."""
+    digest = hashlib.sha256()
+    for name in sorted(files):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
+    return f"{now:%Y%m%dT%H%M%SZ}-{digest.hexdigest()[:8]}"
+
+
+def save(trained: TrainedModel, root: Path, demographics_csv: bytes, *,
+         zipcode_areas: dict[str, list[float]]) -> Path:
     now = datetime.datetime.now(datetime.UTC)
-    staging = root / trained.name / f".staging-{now:%Y%m%dT%H%M%S%f}"
+    files = version_files(trained, demographics_csv)
+    version = new_version_id(now, files)
     metadata = {
         "name": trained.name,
+        "version": version,
+        "format": trained.model_format,
         "description": trained.description,
         "created_at": now.isoformat(timespec="seconds"),
         "data_period": DATA_PERIOD,
         "training_data": data.fingerprint(data.SALES_FILE, data.DEMOGRAPHICS_FILE),
+        "required_fields": FeatureBuilder(trained.features, parse_demographics(demographics_csv)).required_fields,
         "metrics": {"held_out": price_metrics(trained.test_prices, trained.test_predictions),
                     **trained.extra_metrics},
         # Loaders re-price these held-out houses and refuse the model unless every price matches.
@@ -175,49 +203,31 @@ def save(trained: TrainedModel, root: Path, demographics_csv: bytes, *, zipcode_
         "zipcode_areas": zipcode_areas,
         **trained.extra_metadata,
     }
+    folder = root / trained.name / version
+    write_version(folder, files=files, metadata=metadata)
     try:
-        written = write_artifact(staging, estimator=trained.estimator, features=trained.features,
-                                 demographics_csv=demographics_csv, metadata={**metadata, "version": "staging"})
-        version = new_version_id(now, written["model_sha256"])
-        folder = staging.parent / version
-        _finalise(staging, folder, version)
         check_reload(folder, trained)
     except Exception:
-        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
         raise
     (root / trained.name / LATEST_FILE).write_text(version + "\n")
     return folder
 
 
-def _finalise(staging: Path, folder: Path, version: str) -> None:
-    # The version id contains the pickle's checksum, known only once written; metadata.json is
-    # not among the checksummed files, so naming the version there changes no checksum.
-    metadata = read_metadata(staging)
-    metadata["version"] = version
-    (staging / "metadata.json").write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    staging.rename(folder)
-
-
 def check_reload(folder: Path, trained: TrainedModel) -> None:
-    """The artifact, loaded as the service loads it, must price the held-out houses identically."""
-    predictor = Predictor(load_artifact(folder))
-    served = np.array(predictor.predict(trained.test_houses.to_dict(orient="records"), asked_on=trained.test_asked_on))
+    """The version, loaded as the service loads it, must price the held-out houses identically."""
+    predictor = load_predictor(folder)   # also runs the smoke test, as a cold start does
+    served = np.array(predictor.predict(trained.test_houses.to_dict(orient="records"), trained.test_asked_on))
     expected = np.round(trained.test_predictions.astype(float), 2)
     mismatches = int((served != expected).sum())
     if mismatches:
-        shutil.rmtree(folder)
-        raise ArtifactError(f"{trained.name}: reloaded artifact disagrees with the trained model on "
+        raise ArtifactError(f"{trained.name}: reloaded version disagrees with the trained model on "
                             f"{mismatches} of {len(expected)} held-out houses; version discarded")
-    try:
-        predictor.smoke_test()  # the few-house path (and the interval) as a cold start runs it
-    except ArtifactError:
-        shutil.rmtree(folder)
-        raise
 
 
 def has_usable_latest(root: Path, name: str) -> bool:
-    try:  # usable = what a cold start accepts: checksums, libraries, unpickling, smoke test
-        Predictor(load_artifact(latest_version_folder(root, name))).smoke_test()
+    try:  # usable = what a cold start accepts: checksums, libraries, loading, smoke test
+        load_predictor(latest_version_folder(root, name))
     except ArtifactError:
         return False
     return True

@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from lambda_fn import model_store, settings
+from lambda_fn import settings
 from lambda_fn.observability import logger
+from lambda_fn.registry import serving as model_store
 from tests.helpers import json_lines
 
 

@@ -1,5 +1,5 @@
 """The S3 model registry: a bucket of immutable model versions and, per model name, an SSM
-parameter naming the active version. Layout and pointer format: ``lambda_fn/model_registry.py``;
+parameter naming the active version. Layout and pointer format: ``lambda_fn/registry/layout.py``;
 release procedure: README "Releasing a new model".
 
 - ``bucket``: versioned, S3-managed encryption, TLS only, all public access blocked, ACLs off,

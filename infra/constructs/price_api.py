@@ -1,6 +1,6 @@
 """The public front door of the serverless path: an API Gateway REST API proxying to the alias.
 
-- One resource per route of the walking skeleton (``constants.ROUTES``), each a Lambda proxy
+- One resource per route the function's app declares (``service_routes``), each a Lambda proxy
   integration to alias ``live``; every method requires an API key. A path with no route never
   reaches the function: API Gateway answers it with the service's 404 body (gateway responses,
   like a missing key's 403 and throttling's 429).
@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
@@ -52,7 +53,7 @@ class PriceApi(Construct):
         throttle_rate_limit: float,
         throttle_burst_limit: int,
         quota_per_day: int,
-        routes: tuple[tuple[str, str], ...] = c.ROUTES,
+        routes: Mapping[tuple[str, str], Sequence[str]] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=c.LOG_RETENTION)
@@ -86,12 +87,13 @@ class PriceApi(Construct):
             "Parameters", validate_request_parameters=True, validate_request_body=False,
         )
         self.methods: list[apigw.Method] = []
-        for http_method, path in routes:
-            parameters = query_parameters(path)
+        for (http_method, path), query in (service_routes() if routes is None else routes).items():
             self.methods.append(self.api.root.resource_for_path(path).add_method(
                 http_method, integration,
                 api_key_required=True,
-                request_parameters=parameters,
+                # Optional parameters: API Gateway refuses none of them, but documents them (and the
+                # function refuses any other, with a message naming the ones it takes).
+                request_parameters={f"method.request.querystring.{name}": False for name in query} or None,
                 request_validator=validator,
             ))
 
@@ -143,9 +145,10 @@ class PriceApi(Construct):
         return self.api.url
 
 
-def query_parameters(path: str) -> dict[str, bool] | None:
-    """The optional query parameters a route declares (API Gateway's contract; the handler checks them)."""
-    declared = {f"method.request.querystring.{name}": False
-                for name, routes in (("model", c.MODEL_QUERY_ROUTES), ("as_of", c.AS_OF_QUERY_ROUTES))
-                if path in routes}
-    return declared or None
+def service_routes() -> dict[tuple[str, str], tuple[str, ...]]:
+    """(METHOD, path) -> query parameter names of every route the function answers, read from the app
+    itself (its OpenAPI document), so the gateway and the function can never disagree."""
+    from lambda_fn.api.handler import app
+    from lambda_fn.api.routes import query_parameters
+
+    return query_parameters(app)

@@ -42,7 +42,7 @@ class ServiceImage(Construct):
             display_name=f"{c.SERVICE_NAME} image",
         )
         # The image copies model/artifacts/ as it is; synth works without it, a deploy would not.
-        # ("<model>/LATEST" names each model's newest local version: lambda_fn/artifacts.py.)
+        # ("<model>/LATEST" names each model's newest local version: lambda_fn/registry/artifacts.py.)
         if not any((directory / "model" / "artifacts").glob("*/LATEST")):
             Annotations.of(self).add_warning_v2(
                 "price-service:no-trained-model",

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.core.features import HOUSE_COLUMNS
 from lambda_fn.settings import Settings
 from tests.helpers import event_body, invoke, load_event, with_body
 
@@ -166,7 +166,7 @@ def test_health_and_model_metadata_name_the_served_version():
     assert metadata["required_fields"] == sorted(event_body("predict_minimal"))
     assert len(metadata["zipcodes"]) == 70
     assert metadata["metrics"]["held_out"]["r2"] > 0.7
-    assert metadata["files"]["model.pkl"] == metadata["model_sha256"]
+    assert set(metadata["files"]) == {"model.pkl", "model_features.json", "demographics.csv"}
 
 
 def test_openapi_document_describes_every_route():
@@ -189,7 +189,7 @@ def test_openapi_document_describes_every_route():
 def invoke_raw(event):
     import uuid
 
-    from lambda_fn.handler import lambda_handler
-    from lambda_fn.server import LocalContext
+    from lambda_fn.api.handler import lambda_handler
+    from lambda_fn.api.server import LocalContext
 
     return lambda_handler(event, LocalContext(aws_request_id=str(uuid.uuid4())))

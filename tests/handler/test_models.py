@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_fn.features import HOUSE_COLUMNS
+from lambda_fn.core.features import HOUSE_COLUMNS
 from tests.helpers import event_body, invoke, load_event, with_body
 
 BASIC_FIELDS = ["bathrooms", "bedrooms", "floors", "sqft_above", "sqft_basement", "sqft_living", "sqft_lot", "zipcode"]

@@ -21,7 +21,7 @@ def test_task_runs_the_http_server_as_a_non_root_user(ecs):
     task, container = _container(ecs)
     assert container["EntryPoint"] == ["python3", "-m", "gunicorn"]
     command = container["Command"]
-    assert command[:2] == ["-c", "lambda_fn/gunicorn_conf.py"] and command[-1] == "lambda_fn.server:application"
+    assert command[:2] == ["-c", "lambda_fn/api/gunicorn_conf.py"] and command[-1] == "lambda_fn.api.server:application"
     assert container["User"] == "1000"
     assert container["WorkingDirectory"] == "/var/task"
     environment = {pair["Name"]: pair["Value"] for pair in container["Environment"]}

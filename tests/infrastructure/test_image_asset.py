@@ -25,7 +25,7 @@ def _staged_context(default) -> Path:
 def test_staged_build_context_holds_what_the_dockerfile_reads_and_no_tooling(default):
     staged = _staged_context(default)
     assert (staged / "Dockerfile").is_file()
-    assert (staged / "lambda_fn" / "handler.py").is_file()
+    assert (staged / "lambda_fn" / "api" / "handler.py").is_file()
     assert any((staged / "model" / "artifacts").glob("*/LATEST")), "the trained model is part of the image"
     names = {part for path in staged.rglob("*") for part in path.relative_to(staged).parts}
     assert not names & NEVER_IN_CONTEXT

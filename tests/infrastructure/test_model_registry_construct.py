@@ -17,12 +17,18 @@ from infra.constructs.model_registry import ModelRegistry
 from infra.constructs.runtime_dependency import RuntimeDependency
 from infra.nag import check
 from lambda_fn.observability import metrics
-from lambda_fn.settings import ENV_NAMES
+from lambda_fn.settings import Settings
 from tests.infrastructure.helpers import as_list, policy_statements
 
 ENV = Environment(region="us-west-2")
 PREFIX = "/price-service/test/models"
 WRITES = ("s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion", "ssm:PutParameter", "ssm:DeleteParameter")
+
+
+def _settings_env_names() -> set[str]:
+    """The environment variables the service reads: each setting's alias, or its name upper-cased."""
+    return {name.upper() if field.validation_alias is None else field.validation_alias
+            for name, field in Settings.model_fields.items()}
 
 
 def _registry(stack: Stack) -> ModelRegistry:
@@ -164,7 +170,7 @@ def test_bind_locates_the_registry_with_the_variables_the_service_reads(synthesi
     environment = synthesized["environment"]
 
     assert isinstance(synthesized["registry"], RuntimeDependency)
-    assert set(environment) <= set(ENV_NAMES.values())
+    assert set(environment) <= _settings_env_names()
     assert environment["MODEL_POINTER_PREFIX"] == PREFIX
     assert 1 <= int(environment["MODEL_REFRESH_SECONDS"]) <= 60
 

@@ -7,6 +7,7 @@ import json
 from aws_cdk.assertions import Template
 
 from infra import constants as c
+from infra.constructs.price_api import service_routes
 from tests.infrastructure.helpers import api_routes, only
 
 
@@ -89,7 +90,7 @@ def test_image_updates_shift_the_alias_by_canary_and_roll_back_on_alarms(serverl
 
 def test_every_route_requires_an_api_key_and_proxies_to_the_alias(serverless):
     routes = api_routes(serverless)
-    assert set(routes) == set(c.ROUTES)
+    assert set(routes) == set(service_routes())
     alias_id = _alias_id(serverless)
     for (verb, path), method in routes.items():
         assert method["ApiKeyRequired"] is True, f"{verb} {path} answers without an API key"
@@ -98,15 +99,15 @@ def test_every_route_requires_an_api_key_and_proxies_to_the_alias(serverless):
         assert {"Ref": alias_id} in integration["Uri"]["Fn::Join"][1], f"{verb} {path} skips alias live"
 
 
-def test_predict_routes_declare_the_optional_model_and_as_of_query_parameters(serverless):
+def test_each_route_declares_the_query_parameters_its_function_signature_declares(serverless):
     routes = api_routes(serverless)
-    for (verb, path), method in routes.items():
-        expected = {f"method.request.querystring.{name}": False
-                    for name, declared in (("model", c.MODEL_QUERY_ROUTES), ("as_of", c.AS_OF_QUERY_ROUTES))
-                    if path in declared} or None
-        assert method.get("RequestParameters") == expected, f"{verb} {path}"
+    for (verb, path), query in service_routes().items():
+        expected = {f"method.request.querystring.{name}": False for name in query} or None
+        assert routes[verb, path].get("RequestParameters") == expected, f"{verb} {path}"
     assert routes["POST", "/v1/predict"]["RequestParameters"] == {"method.request.querystring.model": False,
                                                                    "method.request.querystring.as_of": False}
+    assert routes["GET", "/v1/model"]["RequestParameters"] == {"method.request.querystring.model": False}
+    assert routes["GET", "/v1/health"].get("RequestParameters") is None
 
 
 def test_answers_api_gateway_gives_itself_use_the_service_error_format(serverless):
@@ -124,7 +125,7 @@ def test_answers_api_gateway_gives_itself_use_the_service_error_format(serverles
 def test_api_gateway_may_invoke_only_the_alias(serverless):
     alias_id = _alias_id(serverless)
     permissions = serverless.find_resources("AWS::Lambda::Permission")
-    assert len(permissions) == len(c.ROUTES)  # one per method, no test-invoke extras
+    assert len(permissions) == len(service_routes())  # one per method, no test-invoke extras
     for permission in permissions.values():
         assert permission["Properties"]["FunctionName"] == {"Ref": alias_id}
         assert permission["Properties"]["Principal"] == "apigateway.amazonaws.com"

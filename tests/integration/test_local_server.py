@@ -27,8 +27,8 @@ def _free_port() -> int:
 def base_url():
     port = _free_port()
     env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2"}
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "lambda_fn/gunicorn_conf.py",
-                                "lambda_fn.server:application"], cwd=PROJECT_ROOT, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "lambda_fn/api/gunicorn_conf.py",
+                                "lambda_fn.api.server:application"], cwd=PROJECT_ROOT, env=env,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:

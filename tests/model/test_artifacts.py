@@ -2,40 +2,53 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import numpy as np
 import pytest
 
-from lambda_fn.artifacts import CHECKSUMMED_FILES, load_artifact, read_metadata
-from lambda_fn.predictor import Predictor
+from lambda_fn.registry.artifacts import ArtifactError, load_predictor, read_metadata
 from model import train
 
 MODELS = sorted(train.TRAINERS)
+FILES = {"basic": {"model.pkl", "model_features.json", "demographics.csv"},
+         "gbm": {"model.json", "model_features.json", "demographics.csv",
+                 *(f"member-{i}.txt" for i in range(len(train.gbm.MEMBERS)))}}
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_reloaded_artifact_prices_every_held_out_house_as_the_trained_model(trained, name):
+def test_reloaded_version_prices_every_held_out_house_as_the_trained_model(trained, name):
     model, folder = trained[name].model, trained[name].folder
 
-    predictor = Predictor(load_artifact(folder))
-    served = predictor.predict(model.test_houses.to_dict(orient="records"), asked_on=model.test_asked_on)
+    predictor = load_predictor(folder)
+    served = predictor.predict(model.test_houses.to_dict(orient="records"), model.test_asked_on)
 
     assert len(served) == len(model.test_prices) > 4000
     assert served == [round(float(p), 2) for p in model.test_predictions]
 
 
 @pytest.mark.parametrize("name", MODELS)
-def test_artifact_is_versioned_checksummed_and_carries_its_metrics(trained, name):
+def test_version_is_named_checksummed_and_carries_its_metrics(trained, name):
     folder = trained[name].folder
     metadata = read_metadata(folder)
 
     assert metadata["name"] == name and metadata["version"] == folder.name
-    assert folder.name.endswith(metadata["model_sha256"][:8])
-    assert set(metadata["files"]) == set(CHECKSUMMED_FILES)
+    assert set(metadata["files"]) == FILES[name]
     assert (folder.parent / "LATEST").read_text().strip() == folder.name
     for part in ("train", "held_out", "cv"):
         assert set(metadata["metrics"][part]) == {"mae", "rmse", "r2", "mape", "median_ape", "within_10pct",
                                                   "within_20pct"}
-    Predictor(load_artifact(folder)).smoke_test()
+    assert metadata["required_fields"] == load_predictor(folder).required_fields
+
+
+def test_gbm_is_lightgbm_text_and_json_with_no_pickle(trained):
+    folder = trained["gbm"].folder
+
+    assert read_metadata(folder)["format"] == "lightgbm-blend"
+    assert not list(folder.glob("*.pkl"))
+    assert (folder / "member-0.txt").read_text().startswith("tree\n")
+    assert json.loads((folder / "model.json").read_text())["format"] == "lightgbm-blend"
 
 
 def test_gbm_trains_on_the_clients_split(trained):
@@ -46,11 +59,6 @@ def test_gbm_trains_on_the_clients_split(trained):
 
 
 def test_a_tampered_interval_fails_the_smoke_test(trained, tmp_path):
-    import json
-    import shutil
-
-    from lambda_fn.artifacts import ArtifactError
-
     folder = shutil.copytree(trained["gbm"].folder, tmp_path / "gbm")
     metadata = read_metadata(folder)
     for band in metadata["interval"]["log_offsets"]:
@@ -58,4 +66,4 @@ def test_a_tampered_interval_fails_the_smoke_test(trained, tmp_path):
     (folder / "metadata.json").write_text(json.dumps(metadata))
 
     with pytest.raises(ArtifactError, match="intervals differ"):
-        Predictor(load_artifact(folder)).smoke_test()
+        load_predictor(folder)

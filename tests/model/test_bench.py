@@ -3,7 +3,7 @@ a shared machine makes them flaky; the figures are read from ``make bench``)."""
 
 from __future__ import annotations
 
-from model import bench
+from lambda_fn.api import bench
 
 
 def test_bench_prices_one_house_and_a_batch_of_1000_through_the_handler_per_model(trained, trained_root,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lambda_fn.artifacts import read_metadata
+from lambda_fn.registry.artifacts import read_metadata
 from model import cv, evaluate
 
 

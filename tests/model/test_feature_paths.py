@@ -1,5 +1,5 @@
-"""The per-request numpy path prices exactly as a pandas path, and the compiled trees exactly as
-scikit-learn's own loop; derived features are computed from the fields a client sends."""
+"""The per-request numpy path prices exactly as a pandas path, one house exactly as in a batch;
+derived features are computed from the fields a client sends."""
 
 from __future__ import annotations
 
@@ -10,11 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lambda_fn.artifacts import load_artifact
-from lambda_fn.features import DERIVED_FEATURES, HOUSE_COLUMNS, FeatureBuilder
-from lambda_fn.market import market_month
-from lambda_fn.predictor import Predictor
-from lambda_fn.price_model import COMPILED_MAX_ROWS
+from lambda_fn.core.features import DERIVED_FEATURES, HOUSE_COLUMNS, FeatureBuilder
+from lambda_fn.core.market import market_month
+from lambda_fn.registry.artifacts import load_predictor
 from model import data
 
 ASKED_ON = datetime.date(2014, 12, 15)   # a month inside the data, so the market index matters
@@ -34,7 +32,7 @@ def pandas_features(houses: pd.DataFrame, features: list[str], demographics: pd.
 
 @pytest.fixture(scope="module")
 def gbm(trained):
-    return Predictor(load_artifact(trained["gbm"].folder))
+    return load_predictor(trained["gbm"].folder)
 
 
 @pytest.fixture(scope="module")
@@ -45,53 +43,37 @@ def houses(trained) -> pd.DataFrame:
 
 
 def test_numpy_path_prices_identically_to_a_pandas_path(gbm, houses, demographics):
-    x = pandas_features(houses, gbm.artifact.features, demographics)
-    pandas_prices = [round(float(p), 2) for p in gbm.artifact.estimator.predict(x)]
+    x = pandas_features(houses, gbm.features.features, demographics)
+    pandas_prices = [round(float(p), 2) for p in gbm.model.predict(x)]
 
-    served = gbm.predict(houses.to_dict(orient="records"), asked_on=ASKED_ON)
+    served = gbm.predict(houses.to_dict(orient="records"), ASKED_ON)
 
     assert served == pandas_prices
 
 
-def test_few_house_and_batch_paths_price_identically(gbm, houses):
+def test_one_house_at_a_time_prices_exactly_as_a_batch(gbm, houses):
     records = houses.to_dict(orient="records")
 
-    batch = gbm.predict(records, asked_on=ASKED_ON)                                      # scikit-learn's loop
-    one_by_one = [gbm.predict([house], asked_on=ASKED_ON)[0] for house in records[:150]]  # compiled trees
-    groups = [records[i:i + COMPILED_MAX_ROWS] for i in range(0, 160, COMPILED_MAX_ROWS)]
-    in_small_groups = [price for group in groups for price in gbm.predict(group, asked_on=ASKED_ON)]
+    batch = gbm.predict(records, ASKED_ON)
+    one_by_one = [gbm.predict([house], ASKED_ON)[0] for house in records[:150]]
+    in_groups_of_7 = [price for i in range(0, 161, 7) for price in gbm.predict(records[i:i + 7], ASKED_ON)]
 
     assert one_by_one == batch[:150]
-    assert in_small_groups == batch[:160]
-
-
-def test_compiled_trees_match_scikit_learn_bit_for_bit(gbm, houses):
-    estimator = gbm.artifact.estimator
-    x = FeatureBuilder(gbm.artifact.features, gbm.artifact.demographics).matrix(houses.to_dict(orient="records"),
-                                                                                asked_on=ASKED_ON)
-    encoded = estimator.encoder_.transform(estimator._tree_columns(x))
-
-    assert len(estimator.members_) == 4
-    for target, regressor, trees in estimator.members_:
-        columns = estimator._member_columns(target, encoded)
-        assert np.array_equal(trees.predict(columns), regressor.predict(columns)), target
-        with_missing = columns.copy()
-        with_missing[::3, 5] = np.nan  # never sent by clients, but the walk must still follow the trees
-        assert np.array_equal(trees.predict(with_missing), regressor.predict(with_missing)), target
+    assert in_groups_of_7 == batch[:len(in_groups_of_7)]
 
 
 def test_the_month_asked_for_moves_the_price_by_the_market_index(gbm, houses):
     records = houses.head(20).to_dict(orient="records")
     index = gbm.metadata["market"]["index_pct"]
 
-    winter = np.array(gbm.predict(records, asked_on=datetime.date(2015, 1, 20)))
-    spring = np.array(gbm.predict(records, asked_on=datetime.date(2015, 4, 2)))
-    today = np.array(gbm.predict(records))
-    after_the_data = np.array(gbm.predict(records, asked_on=datetime.date(2015, 6, 1)))
+    winter = np.array(gbm.predict(records, datetime.date(2015, 1, 20)))
+    spring = np.array(gbm.predict(records, datetime.date(2015, 4, 2)))
+    years_later = np.array(gbm.predict(records, datetime.date(2026, 11, 27)))
+    after_the_data = np.array(gbm.predict(records, datetime.date(2015, 6, 1)))
 
     assert spring / winter == pytest.approx((1 + index["2015-04"] / 100) / (1 + index["2015-01"] / 100), rel=1e-3)
-    assert today.tolist() == after_the_data.tolist() == gbm.predict(records, asked_on=datetime.date(2015, 5, 1))
-    assert gbm.priced_month() == "2015-05"
+    assert years_later.tolist() == after_the_data.tolist() == gbm.predict(records, datetime.date(2015, 5, 1))
+    assert gbm.priced_month(datetime.date(2026, 11, 27)) == "2015-05"
     assert gbm.priced_month(datetime.date(2014, 9, 30)) == "2014-09"
     assert market_month(datetime.date(2014, 9, 30)) == 4
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from lambda_fn.artifacts import read_metadata
+from lambda_fn.registry.artifacts import read_metadata
 
 LOWER_IS_BETTER = ("mae", "rmse", "mape", "median_ape")
 HIGHER_IS_BETTER = ("r2", "within_10pct", "within_20pct")

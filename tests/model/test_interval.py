@@ -6,15 +6,14 @@ import math
 
 import numpy as np
 
-from lambda_fn.artifacts import load_artifact
-from lambda_fn.intervals import PriceIntervals
-from lambda_fn.predictor import Predictor
+from lambda_fn.core.intervals import PriceIntervals
+from lambda_fn.registry.artifacts import load_predictor
 from model import interval
 
 
 def test_held_out_coverage_of_the_80_percent_range(trained):
     model, folder = trained["gbm"].model, trained["gbm"].folder
-    predictor = Predictor(load_artifact(folder))
+    predictor = load_predictor(folder)
 
     prices = predictor.predict(model.test_houses.to_dict(orient="records"), asked_on=model.test_asked_on)
     low, high = np.array(predictor.intervals(prices)).T
@@ -29,7 +28,7 @@ def test_held_out_coverage_of_the_80_percent_range(trained):
 
 def test_each_estimated_price_band_holds_about_80_percent(trained):
     model, folder = trained["gbm"].model, trained["gbm"].folder
-    predictor = Predictor(load_artifact(folder))
+    predictor = load_predictor(folder)
     prices = np.array(predictor.predict(model.test_houses.to_dict(orient="records"), asked_on=model.test_asked_on))
     low, high = np.array(predictor.intervals(prices.tolist())).T
     inside = (model.test_prices.to_numpy() >= low) & (model.test_prices.to_numpy() <= high)
@@ -52,7 +51,7 @@ def test_serving_and_calibration_put_an_estimate_in_the_same_band():
 
 
 def test_basic_model_has_no_interval(trained):
-    predictor = Predictor(load_artifact(trained["basic"].folder))
+    predictor = load_predictor(trained["basic"].folder)
 
     assert not predictor.has_interval
     assert predictor.interval_coverage is None

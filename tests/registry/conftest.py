@@ -6,6 +6,7 @@ and a response's price proves which version produced it."""
 from __future__ import annotations
 
 import copy
+import datetime
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -16,17 +17,18 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambda_fn import model_store, settings
-from lambda_fn.artifacts import (
-    DEMOGRAPHICS_FILE,
+from lambda_fn import settings
+from lambda_fn.core.market import today
+from lambda_fn.core.pickled import PickledEstimator
+from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, Predictor
+from lambda_fn.registry import serving
+from lambda_fn.registry.artifacts import (
     LATEST_FILE,
-    METADATA_FILE,
     latest_version_folder,
-    load_artifact,
-    write_artifact,
+    load_predictor,
+    write_version,
 )
-from lambda_fn.model_registry import Pointer
-from lambda_fn.predictor import Predictor
+from lambda_fn.registry.layout import Pointer
 from model import registry as cli
 from tests.helpers import event_body, invoke, json_lines, load_event
 
@@ -47,26 +49,35 @@ class Versions:
     prices: dict[str, float]  # version -> price of the house in events/predict.json
 
 
+def _event_price(predictor: Predictor) -> float:
+    """The price of the house in events/predict.json, asked today as the handler asks it."""
+    return predictor.predict([event_body("predict")], today())[0]
+
+
 def _derived_version(root: Path, version: str, n_neighbors: int) -> float:
     baked_folder = latest_version_folder(settings.DEFAULT_MODEL_DIR, MODEL)
-    base = load_artifact(baked_folder)
-    estimator = copy.deepcopy(base.estimator).set_params(kneighborsregressor__n_neighbors=n_neighbors)
-    houses = base.metadata["smoke_test"]["houses"]
+    base = load_predictor(baked_folder)
+    estimator = copy.deepcopy(base.model.estimator).set_params(kneighborsregressor__n_neighbors=n_neighbors)
+    smoke_test = base.metadata["smoke_test"]
+    houses = smoke_test["houses"]
+    days = [datetime.date.fromisoformat(day) for day in smoke_test["asked_on"]]
     folder = root / MODEL / version
     metadata = {**base.metadata, "version": version, "description": f"test version, k={n_neighbors}"}
-    write_artifact(folder, estimator=estimator, features=base.features,
-                   demographics_csv=(baked_folder / DEMOGRAPHICS_FILE).read_bytes(), metadata=metadata)
-    predictor = Predictor(load_artifact(folder))
-    edit_json(folder / METADATA_FILE, lambda m: m["smoke_test"].update(prices=predictor.predict(houses)))
-    return predictor.predict([event_body("predict")])[0]
+    files = {**PickledEstimator(estimator).files(),  # model.pkl, pickled as training pickles it
+             FEATURES_FILE: (baked_folder / FEATURES_FILE).read_bytes(),
+             DEMOGRAPHICS_FILE: (baked_folder / DEMOGRAPHICS_FILE).read_bytes()}
+    # The smoke test records this version's own prices, as training records them.
+    prices = Predictor.from_files(files, metadata).predict(houses, days)
+    write_version(folder, files=files, metadata={**metadata, "smoke_test": {**smoke_test, "prices": prices}})
+    return _event_price(load_predictor(folder))  # verified and smoke-tested, as the service loads it
 
 
 @pytest.fixture(scope="session")
 def versions(tmp_path_factory, trained_artifacts) -> Versions:
     root = tmp_path_factory.mktemp("artifacts")
-    baked = Predictor(load_artifact(latest_version_folder(trained_artifacts, MODEL)))
+    baked = load_predictor(latest_version_folder(trained_artifacts, MODEL))
     v1, v2 = "20990101T000007Z-test0007", "20990101T000009Z-test0009"
-    prices = {baked.version: baked.predict([event_body("predict")])[0],
+    prices = {baked.version: _event_price(baked),
               v1: _derived_version(root, v1, 7), v2: _derived_version(root, v2, 9)}
     (root / MODEL / LATEST_FILE).write_text(v2 + "\n")
     assert len(set(prices.values())) == 3, prices  # each version is recognisable by its price
@@ -128,7 +139,7 @@ def registry_env(aws, monkeypatch, tmp_path) -> Aws:
     monkeypatch.setenv("MODEL_DOWNLOAD_DIR", str(tmp_path / "downloads"))
     monkeypatch.setenv("DEFAULT_MODEL", MODEL)
     settings.get_settings.cache_clear()
-    model_store.get_model_store.cache_clear()
+    serving.get_model_store.cache_clear()
     return aws
 
 

@@ -3,10 +3,11 @@ whole model version (its price is the one the version it names gives), and none 
 
 Each thread runs what one request runs, in the handler's order: the refresh middleware's
 ``store.refresh()``, then ``handler._price``'s single ``store.get()`` and ``predict`` on that
-reference. The threads do not call ``lambda_handler`` itself: Powertools' resolver keeps the
-current request on the ``app`` object (``current_event``, ``context``), so it serves one
-request at a time per process - as Lambda and the gunicorn *sync* workers use it - and
-threads sharing it fail inside Powertools (``KeyError: '_route'``), with or without a swap.
+reference, for today (the day a request that names none asks for). The threads do not call
+``lambda_handler`` itself: Powertools' resolver keeps the current request on the ``app`` object
+(``current_event``, ``context``), so it serves one request at a time per process - as Lambda
+and the gunicorn *sync* workers use it - and threads sharing it fail inside Powertools
+(``KeyError: '_route'``), with or without a swap.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from __future__ import annotations
 import threading
 import time
 
-from lambda_fn import model_store
+from lambda_fn.core.market import today
+from lambda_fn.registry import serving
 from tests.helpers import event_body
 from tests.registry.conftest import run_cli
 
@@ -24,17 +26,17 @@ PHASE_TIMEOUT_SECONDS = 10
 
 
 def _request(house: dict) -> tuple[str, float]:
-    store = model_store.get_model_store()
-    store.refresh()               # the refresh_models middleware
+    store = serving.get_model_store()
+    store.refresh()               # the follow_model_registry middleware
     predictor = store.get()       # handler._price: one reference for the whole request
-    [price] = predictor.predict([house])
+    [price] = predictor.predict([house], today())
     return predictor.version, price
 
 
 def test_requests_during_swaps_are_each_answered_by_one_whole_version(registry_env, versions):
     for version in (versions.v1, versions.v2):
         run_cli("publish", "--artifacts", str(versions.root), "--version", version)
-    model_store.get_model_store()  # the cold start, before the threads
+    serving.get_model_store()  # the cold start, before the threads
     house = event_body("predict")
     answers: list[tuple[str, float]] = []
     errors: list[BaseException] = []
@@ -70,4 +72,4 @@ def test_requests_during_swaps_are_each_answered_by_one_whole_version(registry_e
     assert {version for version, _ in answers} == {versions.baked, versions.v1, versions.v2}
     mixed = [(version, price) for version, price in answers if versions.prices[version] != price]
     assert not mixed, mixed[:5]
-    assert model_store.get_model_store().get().version == versions.v1
+    assert serving.get_model_store().get().version == versions.v1

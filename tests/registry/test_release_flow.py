@@ -7,8 +7,8 @@ import shutil
 
 import pytest
 
-from lambda_fn import model_store
-from lambda_fn.model_registry import Pointer
+from lambda_fn.registry import serving
+from lambda_fn.registry.layout import Pointer
 from tests.registry.conftest import BUCKET, MODEL, POINTER_PREFIX, edit_json, run_cli, served
 
 
@@ -48,9 +48,9 @@ def test_publish_promote_serve_promote_again_and_roll_back(registry_env, version
 def test_a_new_environment_serves_the_promoted_version_from_its_first_request(registry_env, versions):
     run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
     run_cli("promote", "--version", versions.v1)
-    model_store.get_model_store.cache_clear()  # a cold start after the promotion
+    serving.get_model_store.cache_clear()  # a cold start after the promotion
 
-    store = model_store.get_model_store()
+    store = serving.get_model_store()
 
     assert store.get(MODEL).version == versions.v1  # swapped during the cold start, before any request
     assert served() == (versions.v1, versions.prices[versions.v1])

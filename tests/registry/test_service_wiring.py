@@ -3,15 +3,17 @@ cache, the request that keeps its model through a swap, and the pointer's histor
 
 from __future__ import annotations
 
+import datetime
 import uuid
 
 import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
-from lambda_fn import model_store, settings
-from lambda_fn.model_registry import HISTORY_LIMIT, Pointer, RegistryError, RegistryLocation
-from lambda_fn.registry_sync import refresh_models
-from lambda_fn.server import LocalContext
+from lambda_fn import settings
+from lambda_fn.api.handler import follow_model_registry
+from lambda_fn.api.server import LocalContext
+from lambda_fn.registry import serving
+from lambda_fn.registry.layout import HISTORY_LIMIT, Pointer, RegistryError, RegistryLocation
 from tests.helpers import invoke, load_event
 from tests.registry.conftest import MODEL, emitted_metrics, run_cli, served
 
@@ -19,7 +21,7 @@ from tests.registry.conftest import MODEL, emitted_metrics, run_cli, served
 def test_without_a_registry_bucket_only_the_image_models_serve(monkeypatch):
     monkeypatch.delenv("MODEL_REGISTRY_BUCKET", raising=False)
 
-    store = model_store.get_model_store()
+    store = serving.get_model_store()
     store.refresh()
 
     assert store.updates is None
@@ -28,13 +30,13 @@ def test_without_a_registry_bucket_only_the_image_models_serve(monkeypatch):
 
 def test_the_refresh_middleware_lets_the_store_follow_the_pointer_before_the_route(registry_env, versions):
     resolver = APIGatewayRestResolver()
-    resolver.use(middlewares=[refresh_models])
+    resolver.use(middlewares=[follow_model_registry])
 
     @resolver.get("/v1/health")
     def health() -> dict:
-        return {"version": model_store.get_model_store().get(MODEL).version}
+        return {"version": serving.get_model_store().get(MODEL).version}
 
-    model_store.get_model_store()
+    serving.get_model_store()
     run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
     registry_env.set_pointer(versions.v1)
 
@@ -44,7 +46,7 @@ def test_the_refresh_middleware_lets_the_store_follow_the_pointer_before_the_rou
 
 
 def test_the_handler_runs_the_refresh_on_every_request(registry_env, versions):
-    model_store.get_model_store()
+    serving.get_model_store()
     run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
     registry_env.set_pointer(versions.v1)
 
@@ -54,12 +56,12 @@ def test_the_handler_runs_the_refresh_on_every_request(registry_env, versions):
 
 
 def test_the_pointer_is_read_once_per_refresh_interval(registry_env, versions, monkeypatch):
-    for name in model_store.get_model_store().names():
+    for name in serving.get_model_store().names():
         registry_env.set_pointer(None, name)  # every pointer exists (a missing one: next test)
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "30")
     settings.get_settings.cache_clear()
-    model_store.get_model_store.cache_clear()
-    sync = model_store.get_model_store().updates
+    serving.get_model_store.cache_clear()
+    sync = serving.get_model_store().updates
     reads = []
     sync.ssm.meta.events.register("before-call.ssm.GetParameter", lambda **kwargs: reads.append(1))
 
@@ -67,9 +69,9 @@ def test_the_pointer_is_read_once_per_refresh_interval(registry_env, versions, m
         served()
     assert reads == []  # the cold start's read is cached for 30 s: requests cost a cache lookup
 
-    sync._pointers.clear_cache()  # as if the 30 s had passed
+    sync.pointers.clear_cache()  # as if the 30 s had passed
     served()
-    assert len(reads) == len(model_store.get_model_store().names())  # ... then once per model's pointer
+    assert len(reads) == len(serving.get_model_store().names())  # ... then once per model's pointer
 
 
 def test_without_a_pointer_yet_the_image_model_serves_and_nothing_fails(
@@ -78,8 +80,8 @@ def test_without_a_pointer_yet_the_image_model_serves_and_nothing_fails(
     assert registry_env.pointer() is None
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "30")
     settings.get_settings.cache_clear()
-    model_store.get_model_store.cache_clear()
-    store = model_store.get_model_store()
+    serving.get_model_store.cache_clear()
+    store = serving.get_model_store()
     sync = store.updates
     now = [sync.clock()]  # the cold start's clock: it cached "no pointer" until now + 30
     sync.clock = lambda: now[0]
@@ -103,7 +105,7 @@ def test_without_a_pointer_yet_the_image_model_serves_and_nothing_fails(
 
 def test_a_request_keeps_the_predictor_it_took_while_the_model_is_swapped(registry_env, versions):
     run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
-    store = model_store.get_model_store()
+    store = serving.get_model_store()
     in_flight = store.get(MODEL)
     registry_env.set_pointer(versions.v1)
 
@@ -111,7 +113,9 @@ def test_a_request_keeps_the_predictor_it_took_while_the_model_is_swapped(regist
 
     assert store.get(MODEL).version == versions.v1
     assert in_flight.version == versions.baked
-    assert in_flight.predict([{**in_flight.metadata["smoke_test"]["houses"][0]}])  # still whole and working
+    smoke_test = in_flight.metadata["smoke_test"]
+    asked_on = datetime.date.fromisoformat(smoke_test["asked_on"][0])
+    assert in_flight.predict([{**smoke_test["houses"][0]}], asked_on)  # still whole and working
 
 
 def test_pointer_history_is_bounded_and_rolls_back_newest_first():

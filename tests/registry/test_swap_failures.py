@@ -12,15 +12,17 @@ from collections.abc import Callable
 import pytest
 from botocore.exceptions import EndpointConnectionError
 
-from lambda_fn import model_store, settings
-from lambda_fn.artifacts import sha256_file
+from lambda_fn import settings
+from lambda_fn.registry import serving
+from lambda_fn.registry.artifacts import sha256_bytes
 from tests.registry.conftest import MODEL, POINTER_PREFIX, edit_json, emitted_metrics, run_cli, served
 
 
 def _corrupt_pickle(folder):
     # Bytes that pass the checksum (metadata updated to match) but are no pickle of a model.
     (folder / "model.pkl").write_bytes(pickle.dumps("not a model")[:-3])
-    edit_json(folder / "metadata.json", lambda m: m["files"].update({"model.pkl": sha256_file(folder / "model.pkl")}))
+    checksum = sha256_bytes((folder / "model.pkl").read_bytes())
+    edit_json(folder / "metadata.json", lambda m: m["files"].update({"model.pkl": checksum}))
 
 
 def _tamper_features(folder):
@@ -106,7 +108,7 @@ def _unreachable(client) -> tuple[list[str], Callable[[], None]]:
 ])
 def test_an_unreachable_registry_keeps_the_current_model_until_it_is_back(
         serving_v1, versions, log_lines, capsys, service, reason):
-    sync = model_store.get_model_store().updates
+    sync = serving.get_model_store().updates
     _, restore = _unreachable(getattr(sync, service))
     serving_v1.set_pointer(versions.v2)
 
@@ -129,13 +131,13 @@ def test_the_image_model_serves_when_the_registry_is_unreachable_at_cold_start(
     monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "http://127.0.0.1:9")  # nothing listens there
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "30")  # one attempt: the cold start's
     settings.get_settings.cache_clear()
-    model_store.get_model_store.cache_clear()
+    serving.get_model_store.cache_clear()
 
     _assert_still_serving(versions, versions.baked, log_lines, capsys, r"could not read pointer")
 
 
 def test_after_a_failure_the_next_attempt_waits_for_the_refresh_interval(serving_v1, versions):
-    sync = model_store.get_model_store().updates
+    sync = serving.get_model_store().updates
     now = [1000.0]
     sync.clock = lambda: now[0]
     sync.refresh_seconds = 30

@@ -1,4 +1,5 @@
-"""Artifacts are immutable, checksummed, and refused with a clear message when anything is off."""
+"""Versions are immutable, checksummed, and refused with a clear message when anything is off,
+before any model file is parsed or unpickled."""
 
 from __future__ import annotations
 
@@ -7,14 +8,13 @@ import shutil
 
 import pytest
 
-from lambda_fn.artifacts import ArtifactError, latest_version_folder, load_artifact, write_artifact
-from lambda_fn.predictor import Predictor
+from lambda_fn.registry.artifacts import ArtifactError, latest_version_folder, load_predictor, write_version
 from lambda_fn.settings import DEFAULT_MODEL_DIR
 
 
-@pytest.fixture
-def artifact(tmp_path):
-    source = latest_version_folder(DEFAULT_MODEL_DIR, "basic")
+@pytest.fixture(params=["basic", "gbm"])
+def version(request, tmp_path):
+    source = latest_version_folder(DEFAULT_MODEL_DIR, request.param)
     copy = tmp_path / source.name
     shutil.copytree(source, copy)
     return copy
@@ -27,49 +27,90 @@ def _edit_metadata(folder, change):
     path.write_text(json.dumps(metadata))
 
 
-def test_a_reloaded_artifact_passes_its_smoke_test_and_describes_itself(artifact):
-    loaded = load_artifact(artifact)
-    Predictor(loaded).smoke_test()
+def _model_file(folder):
+    return "model.pkl" if (folder / "model.pkl").exists() else "member-0.txt"
 
-    assert loaded.version == artifact.name
-    assert loaded.metadata["library_versions"]["scikit-learn"]
+
+def test_a_reloaded_version_passes_its_smoke_test_and_describes_itself(version):
+    loaded = load_predictor(version)
+
+    assert loaded.version == version.name
+    assert loaded.metadata["library_versions"]["lightgbm" if loaded.name == "gbm" else "scikit-learn"]
     assert set(loaded.metadata["training_data"]) == {"kc_house_data.csv", "zipcode_demographics.csv"}
     assert {"mae", "rmse", "r2", "mape"} <= set(loaded.metadata["metrics"]["held_out"])
-    assert json.loads((artifact / "model_features.json").read_text()) == loaded.features
+    assert json.loads((version / "model_features.json").read_text()) == loaded.features.features
 
 
-def test_a_corrupted_pickle_is_refused_before_unpickling(artifact):
-    pickle_path = artifact / "model.pkl"
-    pickle_path.write_bytes(pickle_path.read_bytes()[:-10] + b"0123456789")
+def test_a_corrupted_model_file_is_refused_before_it_is_parsed(version):
+    path = version / _model_file(version)
+    path.write_bytes(path.read_bytes()[:-10] + b"0123456789")
 
-    with pytest.raises(ArtifactError, match=r"checksum mismatch for .*model\.pkl"):
-        load_artifact(artifact)
-
-
-def test_a_different_scikit_learn_version_is_refused(artifact):
-    _edit_metadata(artifact, lambda m: m["library_versions"].update({"scikit-learn": "1.3.1"}))
-
-    with pytest.raises(ArtifactError, match=r"built with scikit-learn 1\.3\.1.*retrain"):
-        load_artifact(artifact)
+    with pytest.raises(ArtifactError, match=rf"checksum mismatch for .*{_model_file(version)}"):
+        load_predictor(version)
 
 
-def test_a_missing_file_is_refused(artifact):
-    (artifact / "demographics.csv").unlink()
+def test_a_different_library_version_is_refused(version):
+    library = "scikit-learn" if (version / "model.pkl").exists() else "lightgbm"
+    _edit_metadata(version, lambda m: m["library_versions"].update({library: "1.3.1"}))
+
+    with pytest.raises(ArtifactError, match=rf"built with {library} 1\.3\.1.*retrain"):
+        load_predictor(version)
+
+
+def test_a_missing_file_is_refused(version):
+    (version / "demographics.csv").unlink()
 
     with pytest.raises(ArtifactError, match=r"demographics\.csv is missing"):
-        load_artifact(artifact)
+        load_predictor(version)
 
 
-def test_a_model_that_no_longer_prices_as_trained_fails_its_smoke_test(artifact):
-    _edit_metadata(artifact, lambda m: m["smoke_test"]["prices"].__setitem__(0, 1.0))
+def test_a_file_left_out_of_the_checksums_is_refused(version):
+    _edit_metadata(version, lambda m: m["files"].pop("model_features.json"))
+
+    with pytest.raises(ArtifactError, match=r"lists no model_features\.json"):
+        load_predictor(version)
+
+
+def test_a_model_that_no_longer_prices_as_trained_fails_its_smoke_test(version):
+    _edit_metadata(version, lambda m: m["smoke_test"]["prices"].__setitem__(0, 1.0))
 
     with pytest.raises(ArtifactError, match="failed its smoke test"):
-        Predictor(load_artifact(artifact)).smoke_test()
+        load_predictor(version)
 
 
-def test_versions_are_immutable(artifact):
-    loaded = load_artifact(artifact)
+def test_an_unknown_format_is_refused(version):
+    _edit_metadata(version, lambda m: m.update(format="pickle-of-anything"))
 
+    with pytest.raises(ArtifactError, match=r"format 'pickle-of-anything'.*retrain"):
+        load_predictor(version)
+
+
+def test_versions_are_immutable(version):
     with pytest.raises(ArtifactError, match="immutable"):
-        write_artifact(artifact, estimator=loaded.estimator, features=loaded.features,
-                       demographics_csv=b"zipcode\n", metadata={})
+        write_version(version, files={"model.pkl": b""}, metadata={"format": "sklearn-pickle"})
+
+
+def test_a_model_file_left_out_of_the_checksums_is_never_read(version):
+    model_file = _model_file(version)
+    _edit_metadata(version, lambda m: m["files"].pop(model_file))
+
+    with pytest.raises(ArtifactError, match=rf"{model_file} is not among the version's checksummed files"):
+        load_predictor(version)
+
+
+def test_a_smoke_test_record_without_days_is_a_broken_version_not_a_crash(version):
+    _edit_metadata(version, lambda m: m["smoke_test"].pop("asked_on"))
+
+    with pytest.raises(ArtifactError, match="no usable smoke test"):
+        load_predictor(version)
+
+
+def test_a_demographics_file_that_does_not_fit_the_features_is_refused(version):
+    import hashlib
+
+    (version / "demographics.csv").write_text("zipcode,other_column\n98118,1\n")
+    _edit_metadata(version, lambda m: m["files"].update(
+        {"demographics.csv": hashlib.sha256((version / "demographics.csv").read_bytes()).hexdigest()}))
+
+    with pytest.raises(ArtifactError, match="could not be loaded"):
+        load_predictor(version)

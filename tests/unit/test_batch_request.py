@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambda_fn.schemas import BatchRequest
+from lambda_fn.api.schemas import BatchRequest
 from tests.helpers import event_body
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambda_fn.media_type import normalise_content_type
+from lambda_fn.api.media_type import normalise_content_type
 
 
 def test_only_the_media_type_is_lowercased_and_parameters_keep_their_case():

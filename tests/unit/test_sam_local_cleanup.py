@@ -20,7 +20,7 @@ FAKE_SAM = textwrap.dedent("""
     import subprocess, sys, time
     from pathlib import Path
     event = Path(sys.argv[sys.argv.index("--event") + 1])
-    print("Invoking lambda_fn.handler.lambda_handler", file=sys.stderr)
+    print("Invoking lambda_fn.api.handler.lambda_handler", file=sys.stderr)
     print("SAM_CONTAINER_ID: c0ffee", file=sys.stderr, flush=True)
     if event.stem == "hangs":
         child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"])

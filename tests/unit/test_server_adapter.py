@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 
-from lambda_fn import server
+from lambda_fn.api import server
 from tests.helpers import event_body
 
 

@@ -1,14 +1,14 @@
 """Following the model registry while serving: the service half of safe hot swaps.
 
-Layout and pointer format: ``lambda_fn.model_registry``. Contract:
+Layout and pointer format: ``lambda_fn.registry.layout``. Contract:
 
 - ``RegistrySync.refresh(store)`` runs once at cold start (``get_model_store``) and at the start
-  of every request (the ``refresh_models`` Powertools middleware). Lambda runs no code between
+  of every request (a middleware of the API). Lambda runs no code between
   invocations, so the request path is the one place a check can run on both front doors; it
   costs a lock attempt and a cache lookup, because the pointer parameters are read through
   Powertools parameters with ``max_age=MODEL_REFRESH_SECONDS``.
 - When a pointer names a version other than the one served, the version is downloaded to
-  MODEL_DOWNLOAD_DIR, verified (checksums, scikit-learn version, name and version), loaded and
+  MODEL_DOWNLOAD_DIR, verified (name and version, checksums, library versions), loaded and
   smoke-tested, and only then swapped in with ``ModelStore.replace``: one reference assignment;
   requests that already hold the old predictor finish with it. ``version: null`` (or the
   image's own version) reloads the model baked into the image, with no download. So does a
@@ -32,8 +32,10 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
-from lambda_fn.artifacts import ArtifactError
-from lambda_fn.model_registry import (
+from lambda_fn.core.predictor import Predictor
+from lambda_fn.observability import logger, metrics
+from lambda_fn.registry.artifacts import ArtifactError
+from lambda_fn.registry.layout import (
     Pointer,
     RegistryError,
     RegistryLocation,
@@ -42,16 +44,11 @@ from lambda_fn.model_registry import (
     fetch_predictor,
     is_parameter_not_found,
 )
-from lambda_fn.model_store import load_local_predictor
-from lambda_fn.observability import logger, metrics
-from lambda_fn.predictor import Predictor
+from lambda_fn.registry.store import local_version
 from lambda_fn.settings import Settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
-    from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-
-    from lambda_fn.model_store import ModelStore
+    from lambda_fn.registry.store import ModelStore
 
 # Reasons that are news, not bugs: printed without a traceback.
 EXPECTED_FAILURES = (RegistryError, ArtifactError)
@@ -70,7 +67,7 @@ class RegistrySync:
         self._download_dir = Path(download_dir)
         self.s3 = s3
         self.ssm = ssm
-        self._pointers = SSMProvider(boto3_client=ssm)
+        self.pointers = SSMProvider(boto3_client=ssm)
         self.clock = clock
         self._lock = threading.Lock()
         self._paused_until = float("-inf")
@@ -101,7 +98,7 @@ class RegistrySync:
 
     def _follow(self, store: ModelStore, name: str) -> bool:
         wanted: str | None = None
-        served = store.get(name).version
+        served = store.version_of(name)
         try:
             wanted = self._wanted_version(name)
             if (wanted or self._baked[name]) == served:
@@ -121,7 +118,7 @@ class RegistrySync:
         if self.clock() < self._absent_until.get(parameter, float("-inf")):
             return None
         try:
-            raw = self._pointers.get(parameter, max_age=self.refresh_seconds)
+            raw = self.pointers.get(parameter, max_age=self.refresh_seconds)
         except Exception as error:  # Powertools' GetParameterError carries the SDK's message
             if is_parameter_not_found(error):  # nothing promoted yet: the image's model
                 self._absent_until[parameter] = self.clock() + self.refresh_seconds
@@ -132,7 +129,7 @@ class RegistrySync:
 
     def _load(self, name: str, version: str | None) -> Predictor:
         if version is None or version == self._baked[name]:
-            return load_local_predictor(self._model_dir, name)
+            return local_version(self._model_dir, name).load()
         return fetch_predictor(self.s3, self.location, name, version, self._download_dir)
 
     def _report_failure(self, name: str, wanted: str | None, served: str, error: Exception) -> None:
@@ -156,7 +153,7 @@ def follow_registry(store: ModelStore, settings: Settings) -> None:
     """Attach the registry to a freshly loaded store and swap in the promoted versions before the
     first request; if the registry cannot even be set up, the image's models keep serving."""
     try:
-        sync = RegistrySync.from_settings(settings, {p.name: p.version for p in store.predictors()})
+        sync = RegistrySync.from_settings(settings, {name: store.version_of(name) for name in store.names()})
     except Exception as error:
         logger.exception("model registry unusable: serving the image's models",
                          extra={"bucket": settings.registry_bucket, "reason": str(error)})
@@ -165,14 +162,3 @@ def follow_registry(store: ModelStore, settings: Settings) -> None:
         return
     store.updates = sync
     store.refresh(force=True)
-
-
-def refresh_models(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """Powertools middleware: before each route, let the store follow the registry.
-
-    Wired in ``lambda_fn/handler.py`` with ``app.use(middlewares=[refresh_models])``.
-    """
-    from lambda_fn.model_store import get_model_store
-
-    get_model_store().refresh()
-    return next_middleware(app)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from lambda_fn.errors import PredictionInputError
+from lambda_fn.core.errors import PredictionInputError
 
 MARGIN_DEGREES = 0.03
 
@@ -21,7 +21,7 @@ class ZipcodeAreas:
     def __init__(self, boxes: Mapping[str, Sequence[float]]) -> None:
         self._boxes = {int(zipcode): tuple(box) for zipcode, box in boxes.items()}
 
-    def check(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "") -> None:
+    def check(self, houses: Sequence[Mapping[str, Any]]) -> None:
         """Raise PredictionInputError for the first house whose lat/long lie outside its zipcode."""
         for index, house in enumerate(houses):
             if "lat" not in house or "long" not in house:
@@ -34,8 +34,7 @@ class ZipcodeAreas:
             if (lat_min - MARGIN_DEGREES <= lat <= lat_max + MARGIN_DEGREES
                     and long_min - MARGIN_DEGREES <= long <= long_max + MARGIN_DEGREES):
                 continue
-            where = f"{field_prefix}[{index}]." if field_prefix else ""
             raise PredictionInputError(
-                f"{where}lat", f"lat/long ({lat}, {long}) is not in zipcode {int(house['zipcode']):05d}, whose homes "
+                "lat", f"lat/long ({lat}, {long}) is not in zipcode {int(house['zipcode']):05d}, whose homes "
                 f"lie within lat {lat_min:.4f} to {lat_max:.4f}, long {long_min:.4f} to {long_max:.4f}: "
-                "check the coordinates and the zipcode")
+                "check the coordinates and the zipcode", row=index)

@@ -1,6 +1,6 @@
 """WSGI front door: each HTTP request becomes the API Gateway REST (payload v1) event Lambda would
 receive, answered by the same ``lambda_handler``. Used by ``make serve`` and the ECS task
-(gunicorn ``lambda_fn.server:application``), so local, Lambda and ECS behave identically.
+(gunicorn ``lambda_fn.api.server:application``), so local, Lambda and ECS behave identically.
 
 No maintained library does this direction (apig-wsgi and Mangum translate events *to* WSGI/ASGI
 apps; Powertools' HttpResolverLocal is a different resolver), so the adapter is kept small and
@@ -20,7 +20,7 @@ from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
-from lambda_fn.handler import lambda_handler
+from lambda_fn.api.handler import lambda_handler
 
 # API Gateway refuses bodies over 10 MB before Lambda sees them; so does this adapter.
 MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -1,11 +1,11 @@
 """The S3 model registry's layout, shared by the release CLI (``model.registry``) and the service
-(``lambda_fn.registry_sync``), so both always agree on where a version lives and what is active.
+(``lambda_fn.registry.sync``), so both always agree on where a version lives and what is active.
 
-    s3://<bucket>/<name>/<version>/model.pkl            one immutable prefix per model version:
-                                  /model_features.json  the artifact folder of lambda_fn.artifacts,
-                                  /demographics.csv     uploaded with If-None-Match: * (never
-                                  /metadata.json        overwritten), metadata.json last (a version
-                                                        is complete once its metadata exists)
+    s3://<bucket>/<name>/<version>/<file>   one immutable prefix per model version: the version
+                                            folder of lambda_fn.registry.artifacts, uploaded with
+                                            If-None-Match: * (never overwritten), metadata.json
+                                            last (a version is complete once its metadata exists;
+                                            it lists every other file)
     SSM parameter <pointer prefix>/<name> = {"version": "<version>" | null,
                                              "previous": ["<version>" | null, ...],
                                              "promoted_at": "<UTC time>"}
@@ -28,8 +28,8 @@ The price: SSM has no compare-and-swap, so releases must be serialised (one depl
 pipeline); the CLI re-reads the pointer just before writing and refuses if it moved meanwhile.
 
 ``fetch_predictor`` is the one way a registry version becomes servable, for the CLI and the
-service alike: download into a fresh folder, verify checksums and library versions
-(``load_artifact``), check the metadata names the requested version, smoke test; any failure
+service alike: download into a fresh folder, check the metadata names the requested version,
+verify checksums and library versions, load and smoke test (``load_predictor``); any failure
 raises ``RegistryError`` or ``ArtifactError`` with the reason, and nothing half-loaded escapes.
 """
 
@@ -44,11 +44,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from lambda_fn.artifacts import CHECKSUMMED_FILES, METADATA_FILE, ArtifactError, load_artifact
-from lambda_fn.predictor import Predictor
+from lambda_fn.core.predictor import Predictor
+from lambda_fn.registry.artifacts import METADATA_FILE, ArtifactError, load_predictor, read_metadata
 
-# metadata.json last: its presence is what makes a version visible as complete.
-REGISTRY_FILES = (*CHECKSUMMED_FILES, METADATA_FILE)
 HISTORY_LIMIT = 20  # rollback depth kept in the pointer (an SSM standard parameter holds 4 KB)
 # Names and versions become S3 keys and local folder names: no slashes, no leading dot.
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -165,15 +163,27 @@ def is_parameter_not_found(error: BaseException) -> bool:
 
 
 def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path) -> Path:
-    """Every file of ``name``/``version`` into ``folder`` (which must not exist yet)."""
+    """``metadata.json`` of ``name``/``version``, then every file it lists, into ``folder`` (which
+    must not exist yet). Names come from the metadata, so only plain file names are accepted."""
     folder.mkdir(parents=True)
-    for file in REGISTRY_FILES:
-        try:
-            s3.download_file(location.bucket, location.key(name, version, file), str(folder / file))
-        except Exception as error:  # botocore's ClientError / BotoCoreError, s3transfer's errors
-            raise RegistryError(f"could not download {location.url(name, version, file)}: "
-                                f"{describe_aws_error(error)}") from error
+    _download(s3, location, name, version, METADATA_FILE, folder)
+    try:
+        files = read_metadata(folder)["files"]
+    except ArtifactError as error:
+        raise ArtifactError(str(error).replace(str(folder), location.url(name, version).rstrip("/"))) from error
+    for file in files:
+        if not _SAFE_ID.fullmatch(file):
+            raise ArtifactError(f"{location.url(name, version, METADATA_FILE)} lists an unsafe file name {file!r}")
+        _download(s3, location, name, version, file, folder)
     return folder
+
+
+def _download(s3: Any, location: RegistryLocation, name: str, version: str, file: str, folder: Path) -> None:
+    try:
+        s3.download_file(location.bucket, location.key(name, version, file), str(folder / file))
+    except Exception as error:  # botocore's ClientError / BotoCoreError, s3transfer's errors
+        raise RegistryError(f"could not download {location.url(name, version, file)}: "
+                            f"{describe_aws_error(error)}") from error
 
 
 def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str, workdir: Path) -> Predictor:
@@ -182,15 +192,13 @@ def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str
     folder = Path(workdir) / f"{check_id('name', name)}-{check_id('version', version)}-{uuid.uuid4().hex[:8]}"
     try:
         download_version(s3, location, name, version, folder)
+        metadata = read_metadata(folder)
+        if (metadata.get("name"), metadata.get("version")) != (name, version):
+            raise ArtifactError(f"{location.url(name, version)} holds {metadata.get('name')} {metadata.get('version')} "
+                                "according to its metadata.json: refusing a mislabelled version")
         try:
-            artifact = load_artifact(folder)
+            return load_predictor(folder)
         except ArtifactError as error:  # name the registry's copy, not the temporary folder
             raise ArtifactError(str(error).replace(str(folder), location.url(name, version).rstrip("/"))) from error
-        if (artifact.name, artifact.version) != (name, version):
-            raise ArtifactError(f"{location.url(name, version)} holds {artifact.name} {artifact.version} "
-                                "according to its metadata.json: refusing a mislabelled version")
-        predictor = Predictor(artifact)
-        predictor.smoke_test()
-        return predictor
     finally:
         shutil.rmtree(folder, ignore_errors=True)

@@ -29,3 +29,8 @@ def normalise_content_type(event: dict[str, Any]) -> dict[str, Any]:
             fixed[field] = {name: fix(value) if name.lower() == _HEADER and value is not None else value
                             for name, value in event[field].items()}
     return fixed
+
+
+def is_json(content_type: str) -> bool:
+    """Exactly ``application/json`` (any parameters, any case), or no Content-Type at all."""
+    return not content_type or content_type.split(";")[0].strip().lower() == "application/json"

@@ -1,9 +1,9 @@
-"""Turning validated houses into the model's feature matrix, without pandas.
+"""Turning validated houses into a model's feature matrix, without pandas.
 
 Every feature name in a model's ``model_features.json`` is one of the house's own columns (as
 clients send them), a demographic column joined on the zipcode, a derived feature computed
 here from the house's own columns (``DERIVED_FEATURES``), or ``market_month``: the month of the
-day the price is asked for (``lambda_fn/market.py``), which the caller passes as ``asked_on``.
+day the price is asked for (``lambda_fn/core/market.py``), which the caller passes as ``asked_on``.
 The matrix is built column by column in training order with numpy: tests prove it prices
 exactly as a pandas join and pandas column arithmetic do, and it is several times faster per
 request. Training builds its matrices through
@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
-from lambda_fn.errors import UnknownZipcodeError
-from lambda_fn.market import market_months
+from lambda_fn.core.errors import UnknownZipcodeError
+from lambda_fn.core.market import market_months
 
 # The columns of future_unseen_examples.csv, in that file's order: what a client sends.
 HOUSE_COLUMNS = (
@@ -74,12 +74,11 @@ class FeatureBuilder:
     def uses_market_month(self) -> bool:
         return self._market_position is not None
 
-    def matrix(self, houses: Sequence[Mapping[str, Any]], *, field_prefix: str = "",
+    def matrix(self, houses: Sequence[Mapping[str, Any]],
                asked_on: datetime.date | Sequence[datetime.date] | None = None) -> np.ndarray:
-        """Feature rows in training order; ``field_prefix(i)`` names house i in error messages.
-
-        ``asked_on``: the day the price is asked for, one for every house or one per house (a
-        training sale's day); required when the model uses the market month, ignored otherwise."""
+        """Feature rows in training order. ``asked_on``: the day the price is asked for, one for
+        every house or one per house (a training sale's day); required when the model uses the
+        market month, ignored otherwise. An unserved zipcode raises ``UnknownZipcodeError``."""
         x = np.empty((len(houses), len(self.features)), dtype=np.float64)
         if self._market_position is not None:
             if asked_on is None:
@@ -95,16 +94,15 @@ class FeatureBuilder:
                         columns[name] = np.array([house[name] for house in houses], dtype=np.float64)
                 x[:, position] = compute(*(columns[name] for name in inputs))
         if len(self._demographic_positions):
-            x[:, self._demographic_positions] = self._demographic_table[self._rows(houses, field_prefix)]
+            x[:, self._demographic_positions] = self._demographic_table[self._rows(houses)]
         return x
 
-    def _rows(self, houses: Sequence[Mapping[str, Any]], field_prefix: str) -> list[int]:
+    def _rows(self, houses: Sequence[Mapping[str, Any]]) -> list[int]:
         rows = []
         for index, house in enumerate(houses):
             zipcode = int(house["zipcode"])
             row = self._zipcode_row.get(zipcode)
             if row is None:
-                where = f"{field_prefix}[{index}].zipcode" if field_prefix else "zipcode"
-                raise UnknownZipcodeError(where, f"{zipcode:05d}", len(self.zipcodes))
+                raise UnknownZipcodeError(zipcode, len(self.zipcodes), row=index)
             rows.append(row)
         return rows

@@ -19,6 +19,6 @@ accesslog = "-"
 
 
 def post_worker_init(worker):
-    from lambda_fn.model_store import get_model_store
+    from lambda_fn.registry.serving import get_model_store
 
     get_model_store()

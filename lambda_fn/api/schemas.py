@@ -13,19 +13,31 @@ cross-field checks that apply to those fields.
 from __future__ import annotations
 
 import datetime
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
+from lambda_fn.core.predictor import Pricing
+
 MAX_BATCH_SIZE = 1000
+ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
 PRICE_BASIS = ("Estimated from King County sales of May 2014 to May 2015, not adjusted to today's "
                "market: read it as a 2014-15 price.")
 MARKET_MONTH_DESCRIPTION = (
     "The month of the client's May 2014 to May 2015 sales the price is set at: the month of ?as_of= (today "
     "if absent), or 2015-05, the data's last month, for any later day. Null for a model that prices at the "
     "average of its data.")
+
+
+def iso_day(value: Any) -> Any:
+    """Only ``YYYY-MM-DD`` names a day: pydantic alone would also read ``1412121600`` as a Unix time
+    and ``2015-05-27T10:00Z`` as a day, which a client may not mean."""
+    if isinstance(value, str) and not ISO_DAY.fullmatch(value):
+        raise ValueError(f"expected a day as YYYY-MM-DD, e.g. 2015-05-27; got {value[:40]!r}")
+    return value
 
 
 def price_basis(market_month: str | None) -> str:
@@ -156,19 +168,33 @@ class PricedHouse(BaseModel):
     interval: Interval | None = Field(None, description="Range around the price; null when the model has none")
 
 
-class PredictionResponse(PricedHouse):
+class _PricedAtMonth(BaseModel):
+    """``price_basis`` follows from ``market_month``: the sentence naming the market of the prices."""
+
     currency: str = "USD"
     price_basis: str = PRICE_BASIS
     market_month: str | None = Field(None, description=MARKET_MONTH_DESCRIPTION)
     model: ModelRef
 
+    @model_validator(mode="after")
+    def _state_the_basis(self):
+        self.price_basis = price_basis(self.market_month)
+        return self
 
-class BatchResponse(BaseModel):
+
+class PredictionResponse(_PricedAtMonth, PricedHouse):
+    pass
+
+
+class BatchResponse(_PricedAtMonth):
     predictions: list[PricedHouse]
-    currency: str = "USD"
-    price_basis: str = PRICE_BASIS
-    market_month: str | None = Field(None, description=MARKET_MONTH_DESCRIPTION)
-    model: ModelRef
+
+
+def priced_houses(pricing: Pricing, coverage: float | None) -> list[PricedHouse]:
+    if pricing.intervals is None:
+        return [PricedHouse(price=price) for price in pricing.prices]
+    return [PricedHouse(price=price, interval=Interval(low=low, high=high, coverage=coverage))
+            for price, (low, high) in zip(pricing.prices, pricing.intervals, strict=True)]
 
 
 class ModelSummary(BaseModel):
@@ -179,6 +205,13 @@ class ModelSummary(BaseModel):
     required_fields: list[str] = Field(description="The fields /v1/predict/minimal?model=NAME asks for")
     interval_coverage: float | None = Field(description="Coverage of the price range it returns; null: no range")
     metrics: dict[str, dict[str, float]] = Field(description="held_out, train and cv metrics recorded at training")
+
+    @classmethod
+    def from_metadata(cls, metadata: dict[str, Any], *, default: bool) -> ModelSummary:
+        interval = metadata.get("interval")
+        return cls(name=metadata["name"], version=metadata["version"], description=metadata.get("description", ""),
+                   default=default, required_fields=metadata["required_fields"],
+                   interval_coverage=interval["coverage"] if interval else None, metrics=metadata.get("metrics", {}))
 
 
 class ModelsResponse(BaseModel):

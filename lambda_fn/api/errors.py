@@ -1,0 +1,190 @@
+"""Every error answer of the API, in one place: ``{"error", "message", "details": [{"field", "problem"}]}``.
+
+Validation failures name the field as clients write it (``instances[3].zipcode``, ``as_of``) and
+say what is wrong; pydantic's raw messages ("Extra inputs are not permitted") are rewritten where
+a client needs more: which fields exist, and that demographics are the service's job. The core's
+``PredictionInputError`` carries the house's row and field; here it becomes the client's path.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
+from pydantic import ValidationError
+
+from lambda_fn.api.media_type import is_json
+from lambda_fn.api.schemas import ErrorDetail, ErrorResponse
+from lambda_fn.core.errors import ASKED_ON, PredictionInputError
+from lambda_fn.core.features import HOUSE_COLUMNS
+from lambda_fn.observability import logger
+from lambda_fn.registry.artifacts import ArtifactError
+from lambda_fn.registry.serving import get_model_store
+from lambda_fn.registry.store import UnknownModelError
+
+BATCH_PATH = "/v1/predict/batch"
+BATCH_FIELD = "instances"
+QUERY_NAMES = {ASKED_ON: "as_of"}   # the core's name of an input -> the query parameter clients send
+
+
+class UnknownQueryParameterError(ValueError):
+    """A query parameter the route does not read, e.g. a misspelled ``model`` (answered with 400)."""
+
+    def __init__(self, name: str, known: Sequence[str]) -> None:
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"did you mean '{close[0]}'? " if close else ""
+        takes = f"known: {', '.join(known)}" if known else "this route takes none"
+        super().__init__(f"unknown query parameter '{name}'; {hint}{takes}")
+        self.name = name
+
+
+class MinimalHouseError(Exception):
+    """The minimal route's body does not match the chosen model's fields (answered with 422)."""
+
+    def __init__(self, error: ValidationError, allowed_fields: list[str]) -> None:
+        super().__init__(str(error))
+        self.errors = [{**e, "loc": ("body", *e["loc"])} for e in error.errors()]
+        self.allowed_fields = allowed_fields
+
+
+def require_json(event: APIGatewayProxyEvent) -> None:
+    """Powertools accepts any Content-Type that merely starts with application/json (say
+    ``application/jsonx``); this API takes exactly JSON."""
+    if not is_json(event.headers.get("content-type", "")):
+        raise RequestUnsupportedContentType("Unsupported content type", errors=[])
+
+
+def require_json_object(event: APIGatewayProxyEvent) -> None:
+    """For one-house routes. Powertools hands a single-model body the first item of a JSON array,
+    so ``[houseA, houseB]`` would be priced as houseA alone; it must be refused instead."""
+    require_json(event)
+    if not isinstance(event.json_body, dict):
+        raise RequestValidationError([{"type": "model_type", "loc": ("body",), "msg": "expected a JSON object"}])
+
+
+def field_path(loc: Sequence[Any]) -> str:
+    """('body', 'instances', 3, 'zipcode') -> 'instances[3].zipcode'; the whole body -> 'body';
+    ('query', 'as_of') -> 'as_of' (query parameters are named as clients write them)."""
+    path = ""
+    for part in loc[1:] if loc and loc[0] in ("body", "query") else loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"
+
+
+def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
+             demographic_fields: Iterable[str], top_level_fields: Sequence[str] | None = None) -> list[ErrorDetail]:
+    """``top_level_fields``: what a body may hold when houses sit one level down (the batch route)."""
+    demographic_fields = set(demographic_fields)
+    details = []
+    for error in errors:
+        loc = tuple(error.get("loc", ()))
+        kind = error.get("type", "")
+        problem = str(error.get("msg", "invalid value"))
+        if kind == "json_invalid":
+            problem = f"request body is not valid JSON: {error.get('ctx', {}).get('error', problem)}"
+            loc = ("body",)
+        elif kind == "extra_forbidden" and loc and loc[-1] in demographic_fields:
+            problem = ("demographic fields must not be sent: the service adds them from the zipcode "
+                       "(send only the house's own attributes)")
+        elif kind == "extra_forbidden":
+            allowed = top_level_fields if top_level_fields and len(loc) == 2 else allowed_fields
+            close = difflib.get_close_matches(str(loc[-1]), allowed, n=1) if loc else []
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            problem = f"unknown field; {hint}allowed fields: {', '.join(allowed)}"
+        elif kind == "missing" and loc == ("body",):
+            problem = "request body is missing: send a JSON object"
+        elif kind == "value_error":
+            problem = problem.removeprefix("Value error, ")
+        elif kind in {"model_type", "model_attributes_type", "dict_type"}:
+            problem = "expected a JSON object"
+        elif kind.startswith("date") and loc[:1] == ("query",):
+            problem = f"expected a day as YYYY-MM-DD, e.g. 2015-05-27 ({problem})"
+        details.append(ErrorDetail(field=field_path(loc), problem=problem))
+    return details
+
+
+def client_field(error: PredictionInputError, path: str) -> str:
+    """The core's (row, field) as the client wrote it: ``instances[3].zipcode`` on the batch route."""
+    field = QUERY_NAMES.get(error.field, error.field)
+    if error.row is not None and path == BATCH_PATH:
+        return f"{BATCH_FIELD}[{error.row}].{field}"
+    return field
+
+
+def error_response(status: int, error: str, message: str, details: list[ErrorDetail] | None = None) -> Response:
+    body = ErrorResponse(error=error, message=message, details=details or [])
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump())
+
+
+def _summary(details: list[ErrorDetail]) -> str:
+    return "; ".join(f"{d.field}: {d.problem}" for d in details[:3])
+
+
+def _demographic_fields() -> list[str]:
+    return get_model_store().get().demographic_fields
+
+
+def install(app: APIGatewayRestResolver) -> None:
+    """Register the mapping of every domain and validation error to its HTTP answer on ``app``."""
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def unsupported_media_type(error: Exception) -> Response:
+        content_type = app.current_event.headers.get("content-type", "")
+        problem = (f"Content-Type '{content_type}' is not accepted: send the body as JSON with "
+                   "Content-Type: application/json")
+        return error_response(415, "unsupported_media_type", problem,
+                              [ErrorDetail(field="Content-Type", problem=problem)])
+
+    @app.exception_handler(RequestValidationError)
+    def invalid_request(error: RequestValidationError) -> Response:
+        # Powertools parses form posts too (curl -d without -H sends one); this API speaks JSON only.
+        if not is_json(app.current_event.headers.get("content-type", "")):
+            return unsupported_media_type(error)
+        batch = app.current_event.path == BATCH_PATH
+        details = describe(error.errors(), allowed_fields=HOUSE_COLUMNS,
+                           top_level_fields=(BATCH_FIELD,) if batch else None, demographic_fields=_demographic_fields())
+        if any(e.get("type") == "json_invalid" for e in error.errors()):
+            return error_response(400, "malformed_json", details[0].problem, details)
+        return error_response(422, "invalid_input", _summary(details), details)
+
+    @app.exception_handler(MinimalHouseError)
+    def invalid_minimal_house(error: MinimalHouseError) -> Response:
+        details = describe(error.errors, allowed_fields=error.allowed_fields, demographic_fields=_demographic_fields())
+        return error_response(422, "invalid_input", _summary(details), details)
+
+    @app.exception_handler(PredictionInputError)
+    def unpriceable_input(error: PredictionInputError) -> Response:
+        field = client_field(error, app.current_event.path)
+        return error_response(422, "invalid_input", f"{field}: {error.problem}",
+                              [ErrorDetail(field=field, problem=error.problem)])
+
+    @app.exception_handler(UnicodeDecodeError)
+    def undecodable_body(error: UnicodeDecodeError) -> Response:
+        problem = "request body is not valid JSON: it is not UTF-8 text"
+        return error_response(400, "malformed_json", problem, [ErrorDetail(field="body", problem=problem)])
+
+    @app.exception_handler(UnknownQueryParameterError)
+    def unknown_query_parameter(error: UnknownQueryParameterError) -> Response:
+        return error_response(400, "unknown_query_parameter", str(error),
+                              [ErrorDetail(field=error.name, problem=str(error))])
+
+    @app.exception_handler(UnknownModelError)
+    def unknown_model(error: UnknownModelError) -> Response:
+        return error_response(400, "unknown_model", str(error), [ErrorDetail(field="model", problem=str(error))])
+
+    @app.exception_handler(ArtifactError)
+    def model_unavailable(error: ArtifactError) -> Response:
+        # A baked-in model that fails its checks when first named: the service's fault, not the client's.
+        logger.error("model could not be loaded", extra={"reason": str(error)})
+        return error_response(503, "model_unavailable", "the model asked for could not be loaded; try another "
+                              "model (GET /v1/models) or retry later", [])
+
+    @app.not_found
+    def not_found(error: NotFoundError) -> Response:
+        path = app.current_event.path
+        return error_response(404, "not_found", f"no route {app.current_event.http_method} {path}; see /v1/swagger")

@@ -1,0 +1,145 @@
+"""HTTP routes of the price service (API Gateway REST API, payload v1), via Powertools.
+
+Routes only: each validates by declaration, resolves the day asked once, calls the prediction
+core once and returns a typed model; errors become HTTP answers in ``lambda_fn.api.errors``.
+The same ``app`` answers Lambda (``lambda_handler``), the local/ECS HTTP server
+(``lambda_fn.api.server``) and tests.
+
+Every predict route takes ``?model=NAME`` (a model name or one of its versions; the default
+model otherwise; ``GET /v1/models`` lists them) and ``?as_of=YYYY-MM-DD``, the day the price is
+asked for (today in UTC otherwise). The query parameters a route reads are declared once, in its
+signature: the OpenAPI document, the refusal of unknown parameters (``lambda_fn.api.routes``) and
+API Gateway's request validation (``infra``) all read them from there.
+"""
+
+import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BeforeValidator, ValidationError
+
+from lambda_fn.api import errors, routes
+from lambda_fn.api.json_body import parse_json_body
+from lambda_fn.api.media_type import normalise_content_type
+from lambda_fn.api.schemas import (
+    BatchRequest,
+    BatchResponse,
+    HealthResponse,
+    House,
+    ModelRef,
+    ModelsResponse,
+    ModelSummary,
+    PredictionResponse,
+    iso_day,
+    minimal_house_schema,
+    priced_houses,
+)
+from lambda_fn.core.market import today
+from lambda_fn.core.predictor import Predictor, Pricing
+from lambda_fn.observability import logger, metrics, tracer
+from lambda_fn.registry.serving import get_model_store
+
+API_VERSION = "1.0.0"
+ModelChoice = Annotated[str | None, Query(description="model name or version; the default model if absent")]
+AsOf = Annotated[datetime.date | None, BeforeValidator(iso_day), Query(
+    description="the day the price is asked for, YYYY-MM-DD (today if absent); days after May 2015, the data's "
+                "last month, are priced at May 2015; days before May 2014 are refused")]
+
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
+app.enable_swagger(path=routes.SWAGGER_PATH, title="Sound Realty price service", version=API_VERSION,
+                   description="House price estimates for King County (2014-15 market).")
+errors.install(app)
+
+
+def follow_model_registry(app: APIGatewayRestResolver, next_middleware):
+    """Before each route: let the store swap in newly promoted versions (a no-op without a registry)."""
+    get_model_store().refresh()
+    return next_middleware(app)
+
+
+app.use(middlewares=[routes.refuse_unknown_query_parameters, follow_model_registry])
+
+
+def _model_ref(predictor: Predictor) -> ModelRef:
+    return ModelRef(name=predictor.name, version=predictor.version)
+
+
+def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None) -> Pricing:
+    asked_on = as_of or today()
+    pricing = predictor.price(houses, asked_on)
+    metrics.add_dimension(name="model_version", value=predictor.version)
+    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(pricing.prices))
+    logger.append_keys(model_name=predictor.name, model_version=predictor.version)
+    logger.info("priced houses", extra={"houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
+    return pricing
+
+
+def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -> PredictionResponse:
+    pricing = _price([house], predictor, as_of)
+    [priced] = priced_houses(pricing, predictor.interval_coverage)
+    return PredictionResponse(**priced.model_dump(), market_month=pricing.market_month, model=_model_ref(predictor))
+
+
+@app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
+@tracer.capture_method
+def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
+    errors.require_json_object(app.current_event)
+    return _one_price(house.model_dump(), get_model_store().get(model), as_of)
+
+
+@app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
+@tracer.capture_method
+def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
+    errors.require_json(app.current_event)
+    predictor = get_model_store().get(model)
+    pricing = _price([house.model_dump() for house in batch.instances], predictor, as_of)
+    return BatchResponse(predictions=priced_houses(pricing, predictor.interval_coverage),
+                         market_month=pricing.market_month, model=_model_ref(predictor))
+
+
+@app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "
+                                         "(GET /v1/models lists them: 8 for basic, 18 for gbm)")
+@tracer.capture_method
+def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model's required_fields")],
+                    model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
+    errors.require_json_object(app.current_event)
+    predictor = get_model_store().get(model)
+    schema = minimal_house_schema(tuple(predictor.required_fields))
+    try:
+        validated = schema.model_validate(house)
+    except ValidationError as error:
+        raise errors.MinimalHouseError(error, predictor.required_fields) from error
+    return _one_price(validated.model_dump(), predictor, as_of)
+
+
+@app.get("/v1/models", summary="The models served: name, version, default, fields, interval, metrics")
+def list_models() -> ModelsResponse:
+    store = get_model_store()
+    return ModelsResponse(default=store.default, models=[
+        ModelSummary.from_metadata(metadata, default=metadata["name"] == store.default)
+        for metadata in store.metadata()])
+
+
+@app.get("/v1/health", summary="Liveness: the default model is loaded and answering")
+def health() -> HealthResponse:
+    return HealthResponse(status="ok", model=_model_ref(get_model_store().get()))
+
+
+@app.get("/v1/model", summary="Metadata of the served model: version, metrics, zipcodes, fields")
+def model_metadata(model: ModelChoice = None) -> dict:
+    predictor = get_model_store().get(model)
+    return {**predictor.metadata, "required_fields": predictor.required_fields, "zipcodes": predictor.zipcodes}
+
+
+# clear_state: keys appended for one request (model_version, ...) must not label the next one's logs.
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics(capture_cold_start_metric=True)
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    return app.resolve(normalise_content_type(event), context)
+
+

@@ -1,0 +1,47 @@
+"""The routes' contract, read from the app itself: which query parameters each route takes.
+
+A route declares its query parameters once, in its signature (``Query``); Powertools writes them
+into the OpenAPI document. ``query_parameters`` reads them back from that document for the
+refusal of unknown parameters here and for API Gateway's request validation (``infra``), so no
+second list can drift from the first.
+"""
+
+from __future__ import annotations
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+
+from lambda_fn.api.errors import UnknownQueryParameterError
+
+SWAGGER_PATH = "/v1/swagger"
+# Powertools' own Swagger route is not in its OpenAPI document; it reads ?format=json.
+SWAGGER_QUERY = ("format",)
+METHODS = ("get", "post", "put", "patch", "delete")
+
+_declared: dict[int, dict[tuple[str, str], tuple[str, ...]]] = {}
+
+
+def query_parameters(app: APIGatewayRestResolver) -> dict[tuple[str, str], tuple[str, ...]]:
+    """(METHOD, path) -> the query parameter names that route declares, for every route of ``app``."""
+    if id(app) not in _declared:
+        routes = {("GET", SWAGGER_PATH): SWAGGER_QUERY}
+        for path, item in app.get_openapi_schema().paths.items():
+            for method in METHODS:
+                operation = getattr(item, method, None)
+                if operation is not None:
+                    routes[(method.upper(), path)] = tuple(
+                        p.name for p in operation.parameters or [] if getattr(p.in_, "value", p.in_) == "query")
+        _declared[id(app)] = routes
+    return _declared[id(app)]
+
+
+def refuse_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware):
+    """Powertools middleware. A misspelled ``?modle=basic`` must not silently price with the default
+    model, and ``/v1/health?as_of=...`` must not look as if the day mattered there."""
+    given = app.current_event.query_string_parameters
+    if given:
+        event = app.current_event
+        known = query_parameters(app).get((event.http_method, event.path), ())
+        unknown = sorted(set(given) - set(known))
+        if unknown:
+            raise UnknownQueryParameterError(unknown[0], known)
+    return next_middleware(app)
