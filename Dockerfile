@@ -18,11 +18,14 @@ ARG BASE_IMAGE=public.ecr.aws/lambda/python:3.13
 
 FROM ${BASE_IMAGE} AS dependencies
 # .wheel[s]: the folder's wheels when it exists, nothing when it does not (a plain clone).
+# The libraries' own test suites (numpy, scipy, scikit-learn: about 60 MB) are deleted: the service
+# never imports them, and they would take the image over its size budget (docs/containers.md).
 COPY lambda_fn/requirements.txt image/runtime-interface-client.txt image/lambda-entrypoint.sh .wheel[s] /tmp/build/
 RUN set -eu; cd /tmp/build; \
     if ls ./*.whl >/dev/null 2>&1; then from="--no-index --find-links /tmp/build"; else from=""; fi; \
     pip="python3 -m pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore $from"; \
     $pip --target /opt/image/var/task -r requirements.txt; \
+    find /opt/image/var/task -depth -type d -name tests -path '*/var/task/*/*' -exec rm -rf {} +; \
     if [ -e /lambda-entrypoint.sh ]; then \
         echo "base image has a Lambda runtime: keeping it"; \
     else \

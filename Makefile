@@ -135,11 +135,14 @@ registry-rollback: install ## point REGISTRY_MODEL back at the version active be
 # EVALUATE_ARGS="--model gbm" or "--folder model/artifacts/gbm/<version>" for one version.
 # bench: warm in-process p50/p99 through lambda_handler, one house and 1,000, per model.
 EVALUATE_ARGS ?=
-.PHONY: evaluate
+.PHONY: evaluate bench first-answer
 
 evaluate: install artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md
 	$(PY) -m model.evaluate $(EVALUATE_ARGS)
 
-bench: artifacts ## warm handler latency per model: one house p50/p99 and a 1,000-house batch
+bench: artifacts ## in-process speed per model (one house, 1,000 houses; model vs framework) and the cold start
 	$(PY) -m lambda_fn.api.bench
+
+first-answer: $(VENV)/.serving ## seconds from a fresh clone of HEAD and an empty pip cache to make serve's first answer
+	$(PY) -m scripts.first_answer
 # ---- end Evaluation and speed --------------------------------------------------------------------

@@ -15,10 +15,8 @@ training fails.
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import hashlib
-import io
 import json
 import shutil
 import sys
@@ -34,7 +32,7 @@ from lambda_fn.core.features import HOUSE_COLUMNS, FeatureBuilder
 from lambda_fn.core.intervals import PriceIntervals
 from lambda_fn.core.market import month_label, month_number
 from lambda_fn.core.pickled import PickledEstimator
-from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, PriceModel
+from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, PriceModel, parse_demographics
 from lambda_fn.registry.artifacts import (
     LATEST_FILE,
     ArtifactError,
@@ -162,12 +160,6 @@ def zipcode_areas(sales: pd.DataFrame) -> dict[str, list[float]]:
     return {str(zipcode): [float(v) for v in row] for zipcode, row in boxes.iterrows()}
 
 
-def parse_demographics(demographics_csv: bytes) -> dict[str, dict[str, float]]:
-    """zipcode -> demographic values, as the service reads them from a version's demographics.csv."""
-    rows = csv.DictReader(io.StringIO(demographics_csv.decode()))
-    return {row.pop("zipcode"): {k: float(v) for k, v in row.items()} for row in rows}
-
-
 def version_files(trained: TrainedModel, demographics_csv: bytes) -> dict[str, bytes]:
     return {FEATURES_FILE: json.dumps(trained.features).encode(), DEMOGRAPHICS_FILE: demographics_csv,
             **trained.model.files()}
@@ -194,7 +186,8 @@ def save(trained: TrainedModel, root: Path, demographics_csv: bytes, *,
         "created_at": now.isoformat(timespec="seconds"),
         "data_period": DATA_PERIOD,
         "training_data": data.fingerprint(data.SALES_FILE, data.DEMOGRAPHICS_FILE),
-        "required_fields": FeatureBuilder(trained.features, parse_demographics(demographics_csv)).required_fields,
+        "required_fields": FeatureBuilder(trained.features,
+                                          parse_demographics(demographics_csv.decode())).required_fields,
         "metrics": {"held_out": price_metrics(trained.test_prices, trained.test_predictions),
                     **trained.extra_metrics},
         # Loaders re-price these held-out houses and refuse the model unless every price matches.

@@ -54,8 +54,16 @@ class FeatureBuilder:
         if unknown:
             raise ValueError(f"features neither sent by clients, demographic nor derived: {unknown}")
         self.features = list(features)
-        self._house_positions = [(i, f) for i, f in enumerate(features) if f in HOUSE_COLUMNS]
-        self._derived_positions = [(i, *DERIVED_FEATURES[f]) for i, f in enumerate(features) if f in DERIVED_FEATURES]
+        derived = [(i, *DERIVED_FEATURES[f]) for i, f in enumerate(features) if f in DERIVED_FEATURES]
+        # Every house column read, once per house, into one matrix (the fast path for one house and
+        # for a thousand); features copy their column from it, derived ones compute from it.
+        derived_inputs = {column for _, inputs, _ in derived for column in inputs}
+        self._read = [c for c in HOUSE_COLUMNS if c in features or c in derived_inputs]
+        read_at = {name: i for i, name in enumerate(self._read)}
+        copied = [(i, read_at[f]) for i, f in enumerate(features) if f in HOUSE_COLUMNS]
+        self._copy_to = np.array([i for i, _ in copied], dtype=np.intp)
+        self._copy_from = np.array([j for _, j in copied], dtype=np.intp)
+        self._derived = [(i, [read_at[name] for name in inputs], compute) for i, inputs, compute in derived]
         self._market_position = features.index(MARKET_MONTH) if MARKET_MONTH in features else None
         demographic_positions = [i for i, f in enumerate(features)
                                  if f not in HOUSE_COLUMNS and f not in DERIVED_FEATURES and f != MARKET_MONTH]
@@ -66,9 +74,7 @@ class FeatureBuilder:
             [[demographics[z][features[i]] for i in demographic_positions] for z in self.zipcodes],
             dtype=np.float64).reshape(len(self.zipcodes), len(demographic_positions))
         needs_zipcode = bool(demographic_positions) or "zipcode" in features
-        derived_inputs = {column for _, inputs, _ in self._derived_positions for column in inputs}
-        self.required_fields = sorted({f for _, f in self._house_positions} | derived_inputs
-                                      | ({"zipcode"} if needs_zipcode else set()))
+        self.required_fields = sorted(set(self._read) | ({"zipcode"} if needs_zipcode else set()))
 
     @property
     def uses_market_month(self) -> bool:
@@ -84,15 +90,11 @@ class FeatureBuilder:
             if asked_on is None:
                 raise ValueError("this model prices at the month the price is asked for: pass asked_on")
             x[:, self._market_position] = market_months(asked_on, len(houses))
-        for position, name in self._house_positions:
-            x[:, position] = [house[name] for house in houses]
-        if self._derived_positions:
-            columns: dict[str, np.ndarray] = {}
-            for position, inputs, compute in self._derived_positions:
-                for name in inputs:
-                    if name not in columns:
-                        columns[name] = np.array([house[name] for house in houses], dtype=np.float64)
-                x[:, position] = compute(*(columns[name] for name in inputs))
+        read = np.array([[house[name] for name in self._read] for house in houses], dtype=np.float64)
+        read = read.reshape(len(houses), len(self._read))
+        x[:, self._copy_to] = read[:, self._copy_from]
+        for position, inputs, compute in self._derived:
+            x[:, position] = compute(*(read[:, j] for j in inputs))
         if len(self._demographic_positions):
             x[:, self._demographic_positions] = self._demographic_table[self._rows(houses)]
         return x

@@ -119,8 +119,11 @@ class Predictor:
         Anything wrong in them raises ModelFormatError, never another error."""
         files = VersionFiles(files)
         try:
-            return cls(metadata=metadata, model=load_model(str(metadata.get("format")), files),
-                       features=json.loads(files.text(FEATURES_FILE)),
+            features = json.loads(files.text(FEATURES_FILE))
+            model = load_model(str(metadata.get("format")), files)
+            if getattr(model, "features", features) != features:   # a blend names the columns it was fitted on
+                raise ModelFormatError(f"{FEATURES_FILE} and the model's own files name different features")
+            return cls(metadata=metadata, model=model, features=features,
                        demographics=parse_demographics(files.text(DEMOGRAPHICS_FILE)))
         except ModelFormatError:
             raise

@@ -2,6 +2,7 @@
 (``make bench-container``).
 
     python -m scripts.container.bench [--cold-runs 3] [--warm 200] [--cpus 0.58] [--no-build]
+    python -m scripts.container.bench --memory-sizes 1024 1769 3008 [--no-build]   # cold starts only
 
 Cold start: from ``docker run`` of a fresh container (RIE + the image's own entrypoint and
 handler) to the first answer of a real prediction, the way Lambda's first request after a
@@ -204,15 +205,52 @@ def render(result: BenchResult) -> str:
     return "\n".join(lines)
 
 
+MB_PER_VCPU = 1769           # Lambda gives one vCPU at 1,769 MB, and CPU in proportion to memory
+USD_PER_GB_SECOND = 0.0000166667   # x86 on-demand duration price (us-east-1, the first price tier)
+
+
+def memory_sizes(sizes: list[int], *, cold_runs: int) -> str:
+    """Cold start (median of ``cold_runs``) at the CPU share of each memory size, and what one cold
+    request costs there (memory x duration): the figures behind the function's memory size."""
+    tools = toolchain()
+    cmd = image.inspect(tools.image_tag)["Config"].get("Cmd") or []
+    rie = rie_binary()
+    lines = [f"cold start through the RIE by Lambda memory size (median of {cold_runs}; CPU = memory / "
+             f"{MB_PER_VCPU:,} MB), image {tools.image_tag}",
+             f"{'memory':>8} {'cpus':>5} {'cold start':>11} {'init':>7} {'1st invoke':>10} {'GB-s':>7} "
+             f"{'USD per cold start':>19} {'GB-s x s':>9}"]
+    rows = []
+    for size in sizes:
+        cpus = round(size / MB_PER_VCPU, 2)
+        runs = [cold_start(tools.image_tag, rie, cmd, cpus)[0] for _ in range(cold_runs)]
+        median = statistics.median(run.to_first_answer_ms for run in runs)
+        init = statistics.median(run.init_ms or 0 for run in runs)
+        first = statistics.median(run.first_invoke_ms or 0 for run in runs)
+        gb_seconds = size / 1024 * median / 1000
+        rows.append({"memory_mb": size, "cpus": cpus, "cold_start_ms": median, "init_ms": init,
+                     "first_invoke_ms": first, "gb_seconds": gb_seconds})
+        lines.append(f"{size:>6} MB {cpus:>5.2f} {median:>8.0f} ms {init:>4.0f} ms {first:>7.0f} ms {gb_seconds:>7.3f} "
+                     f"{gb_seconds * USD_PER_GB_SECOND:>19.8f} {gb_seconds * median / 1000:>9.3f}")
+    (REPORT.parent / "container-memory-sizes.json").write_text(json.dumps(rows, indent=2) + "\n")
+    lines.append(f"recorded in {(REPORT.parent / 'container-memory-sizes.json').relative_to(ROOT)}")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cold-runs", type=int, default=3, help="fresh containers to time (default 3)")
     parser.add_argument("--warm", type=int, default=200, help="warm invokes of one house (default 200)")
     parser.add_argument("--cpus", type=float, help="CPU cap, e.g. 0.58 for a 1,024 MB function")
     parser.add_argument("--no-build", action="store_true", help="bench the image as it is")
+    parser.add_argument("--memory-sizes", type=int, nargs="+", metavar="MB",
+                        help="cold starts only, at the CPU share of each Lambda memory size, e.g. 1024 1769 3008")
     args = parser.parse_args(argv)
     if not args.no_build:
         image.build(quiet=True)
+    if args.memory_sizes:
+        REPORT.parent.mkdir(exist_ok=True)
+        print(memory_sizes(args.memory_sizes, cold_runs=args.cold_runs))
+        return 0
     print(render(bench(cold_runs=args.cold_runs, warm_requests=args.warm, cpus=args.cpus)))
     return 0
 

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from lambda_fn.core.features import HOUSE_COLUMNS
-from tests.helpers import event_body, invoke, load_event, with_body
+from tests.helpers import PROJECT_ROOT, event_body, invoke, load_event, with_body
 
 BASIC_FIELDS = ["bathrooms", "bedrooms", "floors", "sqft_above", "sqft_basement", "sqft_living", "sqft_lot", "zipcode"]
 
@@ -92,3 +96,20 @@ def test_unknown_model_name_is_a_clear_400_on_every_route(route):
     assert status == 400
     assert body["error"] == "unknown_model"
     assert "available: basic, gbm" in body["message"]
+
+
+def test_only_a_request_naming_basic_loads_scikit_learn():
+    # The default model is LightGBM; the client's pickled pipeline (and scikit-learn, about a second
+    # of imports) loads when a request first names it, not at the cold start.
+    script = """
+import json, sys
+from tests.helpers import event_body, invoke, load_event, with_body
+before = [invoke(load_event(name))[0] for name in ("predict", "predict_batch", "health", "models")]
+loaded_before = "sklearn" in sys.modules
+status, body = invoke(with_body(load_event("predict"), event_body("predict"), model="basic"))
+print(json.dumps([before, loaded_before, status, body["model"]["name"], "sklearn" in sys.modules]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,
+                          check=True)
+
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [[200, 200, 200, 200], False, 200, "basic", True]
