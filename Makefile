@@ -42,7 +42,7 @@ lint: install ## ruff, and the import contracts of the layout (import-linter, py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-unit: artifacts ## the fast tests (no Docker)
+unit: install artifacts ## the fast tests (no Docker)
 	$(PY) -m pytest -m "not container"
 
 test: lint artifacts ## every test: unit, handler, HTTP, model, registry, infrastructure, containers
@@ -68,11 +68,11 @@ synth: install node_modules/.package-lock.json ## CloudFormation for the three s
 cfn-lint: synth ## cfn-lint every synthesized template (W3005: CDK's explicit DependsOn beside a Ref)
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
 
-diff: artifacts node_modules/.package-lock.json ## what a deploy would change (AWS credentials)
+diff: install artifacts node_modules/.package-lock.json ## what a deploy would change (AWS credentials)
 	$(CDK) diff --all $(CDK_ARGS)
 
 # A single-platform image manifest: Lambda refuses BuildKit's provenance attestation index.
-deploy: artifacts node_modules/.package-lock.json ## build the image and deploy the three stacks (AWS credentials, Docker)
+deploy: install artifacts node_modules/.package-lock.json ## build the image and deploy the three stacks (AWS credentials, Docker)
 	BUILDX_NO_DEFAULT_ATTESTATIONS=1 $(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
 
 destroy: node_modules/.package-lock.json ## delete the stacks (log groups, log buckets and the model registry bucket are retained)
@@ -91,19 +91,19 @@ EVENTS ?=
 BENCH_ARGS ?=
 .PHONY: image sam-invoke sam-api ecs-local bench-container
 
-image: artifacts ## build the service image (linux/amd64, one manifest; never trains) and print its size
+image: install artifacts ## build the service image (linux/amd64, one manifest; never trains) and print its size
 	$(PY) -m scripts.container.image
 
-sam-invoke: artifacts ## synth, sam build the function, sam local invoke it with each events/*.json (or EVENTS=...)
+sam-invoke: install artifacts ## synth, sam build the function, sam local invoke it with each events/*.json (or EVENTS=...)
 	$(PY) -m scripts.container.sam_local invoke $(EVENTS)
 
-sam-api: artifacts ## sam local start-api on http://127.0.0.1:3000 (PORT=...), warm container; then make submit
+sam-api: install artifacts ## sam local start-api on http://127.0.0.1:3000 (PORT=...), warm container; then make submit
 	$(PY) -m scripts.container.sam_local api --port $(PORT)
 
-ecs-local: artifacts ## the image as the ECS task runs it (gunicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
+ecs-local: install artifacts ## the image as the ECS task runs it (gunicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
 	$(PY) -m scripts.container.ecs_local --port $(ECS_PORT)
 
-bench-container: artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58"
+bench-container: install artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58"
 	$(PY) -m scripts.container.bench $(BENCH_ARGS)
 # ---- end Containers ------------------------------------------------------------------------------
 
@@ -119,7 +119,7 @@ REGISTRY_VERSION ?=
 registry-list: install ## model versions in the registry, the active one and the rollback history
 	$(PY) -m model.registry list
 
-registry-publish: artifacts ## upload model/artifacts/REGISTRY_MODEL/(REGISTRY_VERSION or LATEST); never overwrites
+registry-publish: install artifacts ## upload model/artifacts/REGISTRY_MODEL/(REGISTRY_VERSION or LATEST); never overwrites
 	$(PY) -m model.registry publish --name $(REGISTRY_MODEL) $(if $(REGISTRY_VERSION),--version $(REGISTRY_VERSION))
 
 registry-promote: install ## check REGISTRY_VERSION (checksums, libraries, smoke test, future examples), make it active

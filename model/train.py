@@ -104,13 +104,13 @@ def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
     low, high = np.array(PriceIntervals(calibrated)(served)).T
     calibrated |= {"held_out_coverage": interval.coverage(y[test_at], low, high),
                    "held_out_median_width_usd": float(np.median(high - low))}
-    members = ", ".join(f"{target} ({objective})" for target, objective in fitted.members)
+    members = ", ".join(f"{m.target} ({view})" for m, view in zip(fitted.model_.members, fitted.members, strict=True))
     return TrainedModel(
         name="gbm",
-        description=f"A blend of {len(fitted.members)} LightGBM models ({members}, {fitted.rounds} trees each) on "
-                    "market-adjusted price, from every house column, the zipcode demographics, turned coordinates "
-                    "and the prices of the nearest training homes, priced at the market month asked for; "
-                    "80% split-conformal interval",
+        description=f"A blend of {len(fitted.members)} LightGBM models ({members}; {fitted.rounds} trees each) on "
+                    "market-adjusted prices, from every house column, the zipcode demographics, turned coordinates "
+                    "and what the nearest training homes sold for and how this one differs from them, priced at "
+                    "the market month asked for; 80% split-conformal interval",
         model_format="lightgbm-blend",
         model=fitted.model_,
         features=features,

@@ -1,9 +1,9 @@
 """Cross-validate a variant of the gbm recipe: the command behind each row of ``docs/model.md``'s record.
 
     python -m model.tune                                              # the recipe as it is
-    python -m model.tune --members log_price_per_sqft:l2              # one member only
-    python -m model.tune --set learning_rate=0.05 --rounds 800        # other LightGBM settings
-    python -m model.tune --neighbours 5 20 50
+    python -m model.tune --members local relative                     # some members only
+    python -m model.tune --set learning_rate=0.05 --rounds 300        # other LightGBM settings
+    python -m model.tune --scale 1                                    # no shrink of the blend
 
 Prints 5-fold CV metrics of the training part, on the same folds as ``make train``.
 """
@@ -19,11 +19,6 @@ from model import cv, data, gbm
 from model.metrics import price_metrics
 
 
-def _member(text: str) -> tuple[str, str]:
-    target, _, loss = text.partition(":")
-    return target, loss or "l2"
-
-
 def _setting(text: str) -> tuple[str, object]:
     name, _, value = text.partition("=")
     return name, json.loads(value)
@@ -31,12 +26,13 @@ def _setting(text: str) -> tuple[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", nargs="+", type=_member, default=list(gbm.MEMBERS),
-                        help="TARGET:OBJECTIVE, e.g. log_price:l1 (default: the recipe's members)")
+    parser.add_argument("--members", nargs="+", choices=sorted(gbm.MEMBER_VIEWS), default=list(gbm.MEMBERS),
+                        help="members by view (model/gbm.py MEMBER_VIEWS; default: the recipe's)")
     parser.add_argument("--set", dest="settings", action="append", type=_setting, default=[],
                         help="a LightGBM parameter, e.g. learning_rate=0.05")
     parser.add_argument("--rounds", type=int, default=gbm.ROUNDS, help="trees per member")
-    parser.add_argument("--neighbours", nargs="+", type=int, default=list(gbm.NEIGHBOURS))
+    parser.add_argument("--scale", type=float, default=gbm.SCALE, help="the blend's shrink factor")
+    parser.add_argument("--by-house", action="store_true", help="folds that keep every sale of a house together")
     args = parser.parse_args(argv)
 
     sales, demographics = data.load_sales(), data.load_demographics()
@@ -46,11 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     train_rows, _ = gbm.split(sales)
     at = sales.index.get_indexer(train_rows)
     estimator = gbm.make_estimator(features, params=dict(args.settings), rounds=args.rounds, members=args.members,
-                                   neighbours=tuple(args.neighbours))
+                                   scale=args.scale)
+    split = cv.folds_by_house(sales.loc[train_rows, "id"]) if args.by_house else None
     started = time.monotonic()
-    m = price_metrics(y[at], cv.cv_predictions(estimator, x[at], y[at]))
-    print(f"members {args.members}, settings {dict(args.settings)}, {args.rounds} rounds, "
-          f"neighbours {args.neighbours}")
+    m = price_metrics(y[at], cv.cv_predictions(estimator, x[at], y[at], split=split))
+    print(f"members {args.members}, settings {dict(args.settings)}, {args.rounds} rounds, scale {args.scale:g}"
+          f"{', folds by house' if args.by_house else ''}")
     print(f"5-fold CV: MAPE {m['mape']:.2%}  R2 {m['r2']:.3f}  MAE ${m['mae']:,.0f}  median APE {m['median_ape']:.2%}  "
           f"({time.monotonic() - started:.0f} s)")
     return 0

@@ -1,13 +1,17 @@
-"""The gbm model: LightGBM members on market-adjusted price, blended, at the month asked for.
+"""The gbm model: LightGBM members on market-adjusted prices, blended, at the month asked for.
 
 - A market index (one log offset per month of the data, learnt at training) takes the month out
   of every sale before the members learn; a price asked for a month gets that month's offset back.
-- ``NeighbourPrices`` adds what the nearest training homes sold for, on each member's scale.
-- Each member is a LightGBM booster with its own target: ``log_price_per_sqft``, ``log_price`` or
-  ``price_per_sqft``; the price is the geometric mean of the members' prices.
+- ``Neighbourhood`` describes what the nearest training sales sold for and how this house differs
+  from them (``lambda_fn/core/neighbourhood.py``).
+- Each member is a LightGBM booster with its own target (``log_price_per_sqft``, ``log_price`` or
+  ``price_per_sqft``) and its own columns, named: the house's features and some neighbourhood
+  columns. Members that see the houses differently err differently; the price is the geometric
+  mean of theirs, times ``scale`` (below 1: the mean absolute percentage error is smallest a little
+  under the median, chosen by cross-validation).
 
 Files: one LightGBM text model per member and ``model.json`` for the rest (columns, index,
-neighbours, members). Nothing is pickled. Prediction uses LightGBM's public ``Booster.predict``
+neighbourhood, members). Nothing is pickled. Prediction uses LightGBM's public ``Booster.predict``
 on one thread, so a price does not depend on the machine's cores.
 """
 
@@ -23,7 +27,7 @@ import numpy as np
 
 from lambda_fn.core.features import MARKET_MONTH
 from lambda_fn.core.market import month_number
-from lambda_fn.core.neighbourhood import NeighbourPrices
+from lambda_fn.core.neighbourhood import Neighbourhood, attributes, column_names
 
 if TYPE_CHECKING:
     import lightgbm
@@ -69,32 +73,46 @@ def member_log_price_per_sqft(target: str, raw: np.ndarray, log_area: np.ndarray
 @dataclass(frozen=True)
 class Member:
     target: str                 # what the booster predicts, one of TARGETS
-    neighbour_target: str       # which neighbourhood columns it sees (NeighbourPrices target name)
+    columns: tuple[str, ...]    # the columns it sees, by name (BoostedPrices.columns)
     booster: lightgbm.Booster
+
+
+def house_attributes(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
+    """What a neighbourhood compares (log size, grade, effective year, log lot) from a feature matrix."""
+    column = {name: x[:, features.index(name)] for name in ("sqft_living", "grade", "yr_built", "yr_renovated",
+                                                             "sqft_lot")}
+    return attributes(column["sqft_living"], column["grade"], np.maximum(column["yr_built"], column["yr_renovated"]),
+                      column["sqft_lot"])
 
 
 class BoostedPrices:
     """Prices in USD from a feature matrix in ``features`` order (``lambda_fn.core.features``)."""
 
-    def __init__(self, *, features: Sequence[str], members: Sequence[Member], neighbours: NeighbourPrices,
-                 first_month: str, month_offsets: Sequence[float]) -> None:
+    def __init__(self, *, features: Sequence[str], members: Sequence[Member], neighbourhood: Neighbourhood,
+                 first_month: str, month_offsets: Sequence[float], scale: float = 1.0) -> None:
         self.features = list(features)
         self.members = list(members)
         if not self.members:
             raise ValueError("a blend needs at least one member")
-        self.neighbours = neighbours
+        self.neighbourhood = neighbourhood
         self.first_month = first_month
         self.month_offsets = np.asarray(month_offsets, dtype=np.float64)
+        self.scale = float(scale)
         self._first = month_number(first_month)
         self._month = self.features.index(MARKET_MONTH)
         self._sqft_living = self.features.index("sqft_living")
-        self._tree_columns = [i for i, name in enumerate(self.features) if name != MARKET_MONTH]
         self._lat, self._long = self.features.index("lat"), self.features.index("long")
+        self._tree_columns = [i for i, name in enumerate(self.features) if name != MARKET_MONTH]
+        position = {name: i for i, name in enumerate(self.columns)}
+        unknown = sorted({c for m in self.members for c in m.columns} - set(position))
+        if unknown:
+            raise ValueError(f"members read columns that do not exist: {unknown}")
+        self._member_columns = [np.array([position[c] for c in m.columns], dtype=np.intp) for m in self.members]
 
     @property
-    def tree_features(self) -> list[str]:
-        """The house's columns every member sees, before its neighbourhood columns."""
-        return [self.features[i] for i in self._tree_columns]
+    def columns(self) -> list[str]:
+        """Every column a member may see: the house's features (not the month), then the neighbourhood's."""
+        return [self.features[i] for i in self._tree_columns] + column_names()
 
     def month_offset(self, x: np.ndarray) -> np.ndarray:
         """The market index at each row's month; a month after the data takes the last month's.
@@ -102,26 +120,33 @@ class BoostedPrices:
         rows = np.minimum(x[:, self._month] - self._first, len(self.month_offsets) - 1)
         return self.month_offsets[rows.astype(np.intp)]
 
-    def member_columns(self, x: np.ndarray, neighbourhood: dict[str, np.ndarray], member: Member) -> np.ndarray:
-        return np.hstack([x[:, self._tree_columns], neighbourhood[member.neighbour_target]])
+    def inputs(self, x: np.ndarray) -> np.ndarray:
+        """The ``columns`` for feature rows ``x``."""
+        house = house_attributes(x, self.features)
+        around = self.neighbourhood.describe(x[:, self._lat], x[:, self._long], house)
+        return np.hstack([x[:, self._tree_columns], around])
+
+    def member_inputs(self, inputs: np.ndarray, member: int) -> np.ndarray:
+        return inputs[:, self._member_columns[member]]
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
         log_area = np.log(x[:, self._sqft_living])
-        neighbourhood = self.neighbours.encode(x[:, self._lat], x[:, self._long])
+        inputs = self.inputs(x)
         total = np.zeros(len(x))
-        for member in self.members:
-            raw = member.booster.predict(self.member_columns(x, neighbourhood, member), num_threads=1)
+        for i, member in enumerate(self.members):
+            raw = member.booster.predict(self.member_inputs(inputs, i), num_threads=1)
             total += member_log_price_per_sqft(member.target, raw, log_area)
-        return np.exp(total / len(self.members) + self.month_offset(x) + log_area)
+        return self.scale * np.exp(total / len(self.members) + self.month_offset(x) + log_area)
 
     # -- files ----------------------------------------------------------------------------------
     def files(self) -> dict[str, bytes]:
         """File name -> contents: every member's LightGBM text model and ``model.json``."""
         files = {f"member-{i}.txt": m.booster.model_to_string().encode() for i, m in enumerate(self.members)}
         spec = {"format": FORMAT, "features": self.features, "first_month": self.first_month,
-                "month_offsets": self.month_offsets.tolist(), "neighbourhood": self.neighbours.to_json(),
-                "members": [{"file": f"member-{i}.txt", "target": m.target, "neighbour_target": m.neighbour_target}
+                "month_offsets": self.month_offsets.tolist(), "scale": self.scale,
+                "neighbourhood": self.neighbourhood.to_json(),
+                "members": [{"file": f"member-{i}.txt", "target": m.target, "columns": list(m.columns)}
                             for i, m in enumerate(self.members)]}
         files[SPEC_FILE] = json.dumps(spec).encode()
         return files
@@ -133,9 +158,9 @@ class BoostedPrices:
         spec = json.loads(files[SPEC_FILE])
         if spec.get("format") != FORMAT:
             raise ValueError(f"{SPEC_FILE} is not a {FORMAT} model")
-        members = [Member(target=m["target"], neighbour_target=m["neighbour_target"],
+        members = [Member(target=m["target"], columns=tuple(m["columns"]),
                           booster=lightgbm.Booster(model_str=files[m["file"]].decode("utf-8")))
                    for m in spec["members"]]
         return cls(features=spec["features"], members=members,
-                   neighbours=NeighbourPrices.from_json(spec["neighbourhood"]),
-                   first_month=spec["first_month"], month_offsets=spec["month_offsets"])
+                   neighbourhood=Neighbourhood.from_json(spec["neighbourhood"]),
+                   first_month=spec["first_month"], month_offsets=spec["month_offsets"], scale=spec["scale"])

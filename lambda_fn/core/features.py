@@ -42,6 +42,20 @@ DERIVED_FEATURES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] =
     f"coord_axis_{'m' if degrees < 0 else 'p'}{abs(degrees)}": (("lat", "long"), _coordinate_axis(degrees))
     for degrees in (15, 30, 45, 60, -15, -30, -45, -60)
 }
+# How the house is put together, in ratios trees cannot form from the raw columns.
+HOUSE_RATIOS: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
+    "eff_year": (("yr_built", "yr_renovated"), np.maximum),   # the year it was built or last renovated
+    "years_to_renovation": (("yr_built", "yr_renovated"), lambda built, renovated:
+                            np.where(renovated > 0, renovated - built, 0.0)),
+    "log_sqft_living": (("sqft_living",), np.log),
+    "living_to_lot": (("sqft_living", "sqft_lot"), np.divide),
+    "living_to_neighbours_living": (("sqft_living", "sqft_living15"), np.divide),
+    "lot_to_neighbours_lot": (("sqft_lot", "sqft_lot15"), np.divide),
+    "above_share": (("sqft_above", "sqft_living"), np.divide),
+    "sqft_per_bedroom": (("sqft_living", "bedrooms"), lambda area, beds: area / np.maximum(beds, 1)),
+    "bathrooms_per_bedroom": (("bathrooms", "bedrooms"), lambda baths, beds: baths / np.maximum(beds, 1)),
+}
+DERIVED_FEATURES |= HOUSE_RATIOS
 
 MARKET_MONTH = "market_month"   # not a house column: the month the price is asked for
 

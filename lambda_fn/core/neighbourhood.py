@@ -1,10 +1,25 @@
-"""What nearby training homes sold for: the neighbourhood columns of the gbm model.
+"""What nearby training homes sold for, and how this house differs from them: the neighbourhood
+columns of the gbm model.
 
-For each house, each target column and each k in ``neighbours``: the mean target of the k
-training houses nearest to it (straight-line distance in km on a flat projection of King
-County). The targets are the training houses' market-adjusted prices on the scales the model's
-members learn. Training encodes its own houses out of fold (``model/gbm.py``), so no house sees
-its own price; serving encodes a request against every training house.
+One KD-tree query per house finds its 40 nearest training sales (straight-line km on a flat
+projection of King County). From them, on both scales the members learn (log price per square
+foot and log price, market-adjusted):
+
+- ``near{5,20}_{scale}``: mean of the 5 and 20 nearest;
+- ``weighted_{scale}``: Gaussian-weighted mean of the 20 nearest, bandwidth the 5th distance
+  (at least 50 m);
+- ``median20_{scale}``: median of the 20 nearest;
+- ``local_{scale}``, ``local_slope_{size,grade}``: a local ridge regression of the 40 nearest's
+  log price on their size, grade, age and lot, centred on this house (its intercept is this
+  house's price as its neighbourhood prices such a house); Gaussian weights, bandwidth the median
+  distance;
+
+and, scale-free: ``distance{5,20}`` (log km to the 5th and 20th), ``near20_{attribute}`` and
+``relative_{attribute}`` for log size, grade, effective year and log lot (the neighbours' mean,
+and this house minus it).
+
+Training encodes its own houses out of fold (``model/gbm.py``), so no house sees its own price;
+serving describes a request against every training house.
 """
 
 from __future__ import annotations
@@ -17,6 +32,15 @@ from scipy.spatial import cKDTree
 
 KM_PER_DEGREE_LATITUDE = 111.2
 KM_PER_DEGREE_LONGITUDE = KM_PER_DEGREE_LATITUDE * float(np.cos(np.radians(47.5)))  # at King County
+MEANS = (5, 20)
+NEAREST = 20              # weighted mean, median, relative attributes
+LOCAL = 40                # local regression
+MIN_BANDWIDTH_KM = 0.05
+# Attributes a neighbourhood compares: name -> the scale that makes one unit comparable in the regression.
+ATTRIBUTES = {"log_sqft": 0.4, "grade": 1.2, "eff_year": 30.0, "log_lot": 0.9}
+RIDGE = 0.1               # on the slopes only; the intercept is free
+SCALES = ("price_per_sqft", "price")   # log price per square foot and log price, market-adjusted
+STORED = ("lat", "long", "sqft_living", "grade", "eff_year", "sqft_lot", "log_price_per_sqft")
 
 
 def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
@@ -24,38 +48,98 @@ def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
                             np.asarray(long, dtype=np.float64) * KM_PER_DEGREE_LONGITUDE])
 
 
-def nearest_means(tree: cKDTree, targets: np.ndarray, points_km: np.ndarray, neighbours: Sequence[int]) -> np.ndarray:
-    """Columns ``target x k`` (target-major): the mean of each target column over the k nearest."""
-    _, nearest = tree.query(points_km, k=max(neighbours))
-    near = targets[np.asarray(nearest).reshape(len(points_km), -1)]   # houses x neighbours x targets
-    return np.column_stack([near[:, :k, column].mean(axis=1) for column in range(targets.shape[1]) for k in neighbours])
+def attributes(sqft_living: np.ndarray, grade: np.ndarray, eff_year: np.ndarray, sqft_lot: np.ndarray
+               ) -> np.ndarray:
+    """Houses x ATTRIBUTES: log size, grade, effective year, log lot."""
+    return np.column_stack([np.log(np.asarray(sqft_living, dtype=np.float64)), np.asarray(grade, dtype=np.float64),
+                            np.asarray(eff_year, dtype=np.float64), np.log(np.asarray(sqft_lot, dtype=np.float64))])
 
 
-class NeighbourPrices:
-    """The training houses' locations and targets; ``encode`` gives a house its neighbours' prices."""
+def column_names() -> list[str]:
+    """Every column ``Neighbourhood.describe`` returns, in its order."""
+    return list(COLUMNS)
 
-    def __init__(self, *, lat: Sequence[float], long: Sequence[float], targets: Mapping[str, Sequence[float]],
-                 neighbours: Sequence[int]) -> None:
-        self.lat = np.asarray(lat, dtype=np.float64)
-        self.long = np.asarray(long, dtype=np.float64)
-        self.target_names = list(targets)
-        self.targets = np.column_stack([np.asarray(targets[name], dtype=np.float64) for name in self.target_names])
-        self.neighbours = tuple(int(k) for k in neighbours)
-        if not (len(self.lat) == len(self.long) == len(self.targets)) or len(self.lat) < max(self.neighbours):
-            raise ValueError(f"{len(self.lat)} training houses for neighbours {self.neighbours}: "
-                             "lengths differ or too few")
-        self._tree = cKDTree(to_km(self.lat, self.long))
 
-    def encode(self, lat: np.ndarray, long: np.ndarray) -> dict[str, np.ndarray]:
-        """Target name -> columns (one per k) for the houses at ``lat``/``long``."""
-        columns = nearest_means(self._tree, self.targets, to_km(lat, long), self.neighbours)
-        per_target = len(self.neighbours)
-        return {name: columns[:, i * per_target:(i + 1) * per_target] for i, name in enumerate(self.target_names)}
+COLUMNS = (*(f"near{k}_{scale}" for scale in SCALES for k in MEANS),
+           *(f"weighted_{scale}" for scale in SCALES), *(f"median{NEAREST}_{scale}" for scale in SCALES),
+           *(f"local_{scale}" for scale in SCALES), "local_slope_size", "local_slope_grade",
+           *(f"distance{k}" for k in MEANS),
+           *(f"{kind}_{name}" for name in ATTRIBUTES for kind in (f"near{NEAREST}", "relative")))
+ATTRIBUTE_SCALES = np.array(list(ATTRIBUTES.values()))
+RIDGE_PENALTY = np.diag([0.0] + [RIDGE] * len(ATTRIBUTES))
+
+
+def _gaussian(distances: np.ndarray, bandwidth: np.ndarray) -> np.ndarray:
+    return np.exp(-0.5 * (distances / np.maximum(bandwidth, MIN_BANDWIDTH_KM)) ** 2)
+
+
+class Neighbourhood:
+    """The training sales' locations, attributes and market-adjusted log price per square foot."""
+
+    def __init__(self, *, lat: Sequence[float], long: Sequence[float], sqft_living: Sequence[float],
+                 grade: Sequence[float], eff_year: Sequence[float], sqft_lot: Sequence[float],
+                 log_price_per_sqft: Sequence[float]) -> None:
+        self.stored = {"lat": np.asarray(lat, dtype=np.float64), "long": np.asarray(long, dtype=np.float64),
+                       "sqft_living": np.asarray(sqft_living, dtype=np.float64),
+                       "grade": np.asarray(grade, dtype=np.float64), "eff_year": np.asarray(eff_year, dtype=np.float64),
+                       "sqft_lot": np.asarray(sqft_lot, dtype=np.float64),
+                       "log_price_per_sqft": np.asarray(log_price_per_sqft, dtype=np.float64)}
+        if len({len(v) for v in self.stored.values()}) != 1 or len(self.stored["lat"]) < LOCAL:
+            raise ValueError(f"a neighbourhood needs at least {LOCAL} training houses, each with {', '.join(STORED)}")
+        s = self.stored
+        own = attributes(s["sqft_living"], s["grade"], s["eff_year"], s["sqft_lot"])
+        # One row per value a description reads: the two price scales, then the attributes.
+        self._values = np.vstack([s["log_price_per_sqft"], s["log_price_per_sqft"] + own[:, 0], own.T])
+        self._tree = cKDTree(to_km(s["lat"], s["long"]))
+
+    def __len__(self) -> int:
+        return len(self.stored["lat"])
+
+    def describe(self, lat: np.ndarray, long: np.ndarray, own: np.ndarray) -> np.ndarray:
+        """The ``column_names()`` columns for houses at ``lat``/``long`` whose ``attributes(...)`` are ``own``.
+
+        Written as a few whole-array steps rather than one numpy call per column: for one house,
+        numpy's per-call overhead is most of the cost."""
+        count = len(lat)
+        distance, nearest = self._tree.query(to_km(lat, long), k=LOCAL)
+        distance, nearest = distance.reshape(count, LOCAL), nearest.reshape(count, LOCAL)
+        # houses x (the 2 price scales, then the 4 attributes) x the 40 nearest, nearest first
+        values = self._values[:, nearest].transpose(1, 0, 2)
+        running = np.cumsum(values[:, :, :NEAREST], axis=2)
+        near20 = running[:, :, NEAREST - 1] / NEAREST
+        near = distance[:, :NEAREST]
+        weights = _gaussian(near, near[:, 4:5])
+        ordered = np.sort(values[:, :2, :NEAREST], axis=2)
+        local = self._local_regression(distance, values[:, 1, :], values[:, 2:, :], own)   # intercept: log price
+        out = np.empty((count, len(COLUMNS)))
+        out[:, 0:4] = np.stack([running[:, :2, MEANS[0] - 1] / MEANS[0], near20[:, :2]], axis=2).reshape(count, 4)
+        out[:, 4:6] = (values[:, :2, :NEAREST] * weights[:, None, :]).sum(axis=2) / weights.sum(axis=1)[:, None]
+        out[:, 6:8] = (ordered[:, :, NEAREST // 2 - 1] + ordered[:, :, NEAREST // 2]) / 2
+        out[:, 8] = local[:, 0] - own[:, 0]
+        out[:, 9:12] = local[:, :3]
+        out[:, 12:14] = np.log(distance[:, [MEANS[0] - 1, MEANS[1] - 1]] + 0.01)
+        out[:, 14::2] = near20[:, 2:]
+        out[:, 15::2] = own - near20[:, 2:]
+        return out
+
+    @staticmethod
+    def _local_regression(distance: np.ndarray, log_price: np.ndarray, neighbours: np.ndarray,
+                          own: np.ndarray) -> np.ndarray:
+        """Weighted ridge fit per house: intercept, then one slope per attribute (houses x 5).
+        ``neighbours``: houses x attributes x neighbours, in ATTRIBUTES order."""
+        centred = (neighbours - own[:, :, None]) / ATTRIBUTE_SCALES[None, :, None]   # houses x attributes x k
+        design = np.concatenate([np.ones((len(distance), 1, LOCAL)), centred], axis=1)
+        bandwidth = (distance[:, LOCAL // 2 - 1] + distance[:, LOCAL // 2]) / 2   # the median: distances come sorted
+        weights = _gaussian(distance, bandwidth[:, None])
+        weights /= weights.sum(axis=1, keepdims=True)
+        weighted = design * weights[:, None, :]
+        gram = weighted @ design.transpose(0, 2, 1) + RIDGE_PENALTY
+        moment = weighted @ log_price[:, :, None]
+        return np.linalg.solve(gram, moment)[:, :, 0]
 
     def to_json(self) -> dict[str, Any]:
-        return {"neighbours": list(self.neighbours), "lat": self.lat.tolist(), "long": self.long.tolist(),
-                "targets": {name: self.targets[:, i].tolist() for i, name in enumerate(self.target_names)}}
+        return {name: values.tolist() for name, values in self.stored.items()}
 
     @classmethod
-    def from_json(cls, spec: Mapping[str, Any]) -> NeighbourPrices:
-        return cls(lat=spec["lat"], long=spec["long"], targets=spec["targets"], neighbours=spec["neighbours"])
+    def from_json(cls, spec: Mapping[str, Any]) -> Neighbourhood:
+        return cls(**{name: spec[name] for name in STORED})

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from lambda_fn.core.features import DERIVED_FEATURES, HOUSE_COLUMNS, FeatureBuilder
+from lambda_fn.core.features import DERIVED_FEATURES, HOUSE_COLUMNS, HOUSE_RATIOS, FeatureBuilder
 from lambda_fn.core.market import market_month
 from lambda_fn.registry.artifacts import load_predictor
 from model import data
@@ -27,6 +27,15 @@ def pandas_features(houses: pd.DataFrame, features: list[str], demographics: pd.
         radians = math.radians(degrees)
         frame[f"coord_axis_p{degrees}"] = frame["lat"] * math.cos(radians) + frame["long"] * math.sin(radians)
         frame[f"coord_axis_m{degrees}"] = frame["lat"] * math.cos(-radians) + frame["long"] * math.sin(-radians)
+    frame["eff_year"] = frame[["yr_built", "yr_renovated"]].max(axis=1)
+    frame["years_to_renovation"] = (frame["yr_renovated"] - frame["yr_built"]).where(frame["yr_renovated"] > 0, 0)
+    frame["log_sqft_living"] = np.log(frame["sqft_living"])
+    frame["living_to_lot"] = frame["sqft_living"] / frame["sqft_lot"]
+    frame["living_to_neighbours_living"] = frame["sqft_living"] / frame["sqft_living15"]
+    frame["lot_to_neighbours_lot"] = frame["sqft_lot"] / frame["sqft_lot15"]
+    frame["above_share"] = frame["sqft_above"] / frame["sqft_living"]
+    frame["sqft_per_bedroom"] = frame["sqft_living"] / frame["bedrooms"].clip(lower=1)
+    frame["bathrooms_per_bedroom"] = frame["bathrooms"] / frame["bedrooms"].clip(lower=1)
     return frame[features].to_numpy(dtype=float)
 
 
@@ -92,7 +101,20 @@ def test_derived_features_come_from_the_house_fields_alone():
     assert builder.required_fields == ["lat", "long", "sqft_living"]
     assert axis == pytest.approx((47.5 - 122.25) * math.sqrt(0.5))
     assert area == 1000
-    assert set(DERIVED_FEATURES) == {f"coord_axis_{s}{d}" for s in "pm" for d in (15, 30, 45, 60)}
+    assert set(DERIVED_FEATURES) == {f"coord_axis_{s}{d}" for s in "pm" for d in (15, 30, 45, 60)} | set(HOUSE_RATIOS)
+
+
+def test_house_ratios_come_from_the_house_fields_alone():
+    builder = FeatureBuilder(list(HOUSE_RATIOS), {"98118": {"ppltn_qty": 1.0}})
+    house = {"yr_built": 1950, "yr_renovated": 1990, "sqft_living": 2000, "sqft_lot": 8000, "sqft_living15": 1600,
+             "sqft_lot15": 4000, "sqft_above": 1500, "bedrooms": 0, "bathrooms": 1.5}
+
+    [row] = builder.matrix([house])
+
+    assert dict(zip(HOUSE_RATIOS, row, strict=True)) == pytest.approx({
+        "eff_year": 1990, "years_to_renovation": 40, "log_sqft_living": math.log(2000), "living_to_lot": 0.25,
+        "living_to_neighbours_living": 1.25, "lot_to_neighbours_lot": 2.0, "above_share": 0.75,
+        "sqft_per_bedroom": 2000, "bathrooms_per_bedroom": 1.5})   # no bedrooms: counted as one
 
 
 def test_unknown_feature_names_are_refused():

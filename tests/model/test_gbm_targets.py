@@ -1,7 +1,8 @@
-"""The improved model's recorded scores against issue 5's targets (not re-run: CV takes a minute).
+"""The improved model's recorded cross-validation scores (not re-run here: `make train` records them).
 
-Targets on 5-fold CV of the training part: MAPE at most 11.0%, R² at least 0.90, better than the
-basic model on every metric; an 80% interval with CV coverage between 78% and 82%.
+On 5-fold CV of the training part: better than the basic model on every metric, R² at least 0.92,
+MAPE at most 11.0% (reached: 10.97%; the 10.8% aimed for is not, see docs/model.md), and an 80%
+interval with CV coverage between 78% and 82%.
 """
 
 from __future__ import annotations
@@ -26,12 +27,12 @@ def test_gbm_beats_basic_on_every_metric_in_cross_validation(cv):
         assert cv["gbm"][metric] > cv["basic"][metric], metric
 
 
-def test_gbm_explains_at_least_90_percent_of_price_variance(cv):
-    assert cv["gbm"]["r2"] >= 0.90
+def test_gbm_explains_at_least_92_percent_of_price_variance(cv):
+    assert cv["gbm"]["r2"] >= 0.92
 
 
-def test_gbm_mape_meets_the_issue_target(cv):
-    # Reached: 10.98% (see model/gbm.py): each sale priced as asked for on the day it sold.
+def test_gbm_mape_is_at_most_11_percent(cv):
+    # Each sale priced as asked for on the day it sold (docs/model.md: evaluation method).
     assert cv["gbm"]["mape"] <= 0.110
 
 

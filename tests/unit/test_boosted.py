@@ -10,29 +10,32 @@ import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from lambda_fn.core.boosted import BoostedPrices
-from lambda_fn.core.neighbourhood import to_km
-from model.gbm import fit_boosted, out_of_fold_neighbours
+from lambda_fn.core.boosted import BoostedPrices, house_attributes
+from lambda_fn.core.neighbourhood import column_names, to_km
+from model.gbm import MEMBERS, fit_boosted, inner_folds, neighbourhood
 
 MONTH_EFFECT = np.log(np.linspace(1.0, 1.10, 13))   # prices rise 10% from month 0 to month 12
-FEATURES = ["sqft_living", "lat", "long", "market_month"]
-MEMBERS = (("log_price_per_sqft", "l2"), ("log_price", "l2"))
+FEATURES = ["sqft_living", "sqft_lot", "grade", "yr_built", "yr_renovated", "lat", "long", "market_month"]
+LAT, LONG, MONTH = 5, 6, 7
 
 
 def synthetic_sales(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
-    sqft = rng.uniform(800, 3500, n)
+    sqft, lot = rng.uniform(800, 3500, n), rng.uniform(2000, 20000, n)
+    grade, built = rng.integers(5, 11, n).astype(float), rng.integers(1900, 2015, n).astype(float)
+    renovated = np.where(rng.uniform(size=n) < 0.1, 2010.0, 0.0)
     lat, long = rng.uniform(47.4, 47.7, n), rng.uniform(-122.4, -122.1, n)
     month = rng.integers(0, 13, n).astype(float)
     location = 0.6 * (lat - 47.4) / 0.3            # north dearer
-    price = sqft * 250 * np.exp(location + MONTH_EFFECT[month.astype(int)] + rng.normal(0, 0.05, n))
-    return np.column_stack([sqft, lat, long, month]), price
+    price = sqft * 250 * np.exp(location + 0.05 * (grade - 7) + MONTH_EFFECT[month.astype(int)]
+                                + rng.normal(0, 0.05, n))
+    return np.column_stack([sqft, lot, grade, built, renovated, lat, long, month]), price
 
 
 @pytest.fixture(scope="module")
 def fitted() -> tuple[BoostedPrices, np.ndarray, np.ndarray]:
-    x, y = synthetic_sales()
-    return fit_boosted(x, y, FEATURES, params={"learning_rate": 0.2}, rounds=60, members=MEMBERS), x, y
+    x, y = synthetic_sales(n=8000)
+    return fit_boosted(x, y, FEATURES, params={"learning_rate": 0.2}, rounds=60), x, y
 
 
 def test_the_market_index_recovers_how_prices_moved_month_by_month(fitted):
@@ -40,7 +43,7 @@ def test_the_market_index_recovers_how_prices_moved_month_by_month(fitted):
 
     assert model.first_month == "2014-05" and len(model.month_offsets) == 13
     recovered = model.month_offsets - model.month_offsets[0]
-    assert recovered == pytest.approx(MONTH_EFFECT, abs=0.015)    # about 300 noisy sales a month
+    assert recovered == pytest.approx(MONTH_EFFECT, abs=0.015)    # about 600 noisy sales a month
     assert recovered[12] == pytest.approx(np.log(1.10), abs=0.01)
 
 
@@ -48,42 +51,59 @@ def test_a_month_after_the_data_is_priced_at_its_last_month(fitted):
     model, x, _ = fitted
     houses = x[:10].copy()
 
-    houses[:, 3] = 12
+    houses[:, MONTH] = 12
     at_last_month = model.predict(houses)
-    houses[:, 3] = 150                               # November 2026
+    houses[:, MONTH] = 150                           # November 2026
     assert model.predict(houses).tolist() == at_last_month.tolist()
-    houses[:, 3] = 0
+    houses[:, MONTH] = 0
     assert model.predict(houses) == pytest.approx(at_last_month / 1.10, rel=0.02)
 
 
-def test_each_member_sees_the_house_then_the_neighbours_prices_on_its_own_scale(fitted):
+def test_the_neighbourhood_describes_each_house_from_its_nearest_training_sales(fitted):
     model, x, _ = fitted
     houses = x[:50]
-    _, nearest = cKDTree(to_km(model.neighbours.lat, model.neighbours.long)).query(to_km(houses[:, 1], houses[:, 2]),
-                                                                                    k=20)
-    encoded = model.neighbours.encode(houses[:, 1], houses[:, 2])
+    stored = model.neighbourhood.stored
+    _, nearest = cKDTree(to_km(stored["lat"], stored["long"])).query(to_km(houses[:, LAT], houses[:, LONG]), k=20)
+    inputs = model.inputs(houses)
+    column = {name: inputs[:, i] for i, name in enumerate(model.columns)}
+    log_sqft = np.log(stored["sqft_living"])
 
-    for member in model.members:
-        columns = model.member_columns(houses, encoded, member)
-        stored = model.neighbours.targets[:, model.neighbours.target_names.index(member.neighbour_target)]
-        assert member.neighbour_target == ("log_price" if member.target == "log_price" else "log_price_per_sqft")
-        assert columns.shape == (50, 3 + 2)
-        assert np.array_equal(columns[:, :3], houses[:, :3])     # every column but the month
-        assert columns[:, 3:] == pytest.approx(np.column_stack([stored[nearest[:, :5]].mean(1),
-                                                                stored[nearest].mean(1)]))
+    assert model.columns[-len(column_names()):] == column_names()
+    assert np.array_equal(inputs[:, :MONTH], houses[:, :MONTH])          # every feature but the month
+    assert column["near5_price_per_sqft"] == pytest.approx(stored["log_price_per_sqft"][nearest[:, :5]].mean(1))
+    assert column["near20_price"] == pytest.approx((stored["log_price_per_sqft"] + log_sqft)[nearest].mean(1))
+    assert column["near20_grade"] == pytest.approx(stored["grade"][nearest].mean(1))
+    assert column["relative_grade"] == pytest.approx(houses[:, 2] - stored["grade"][nearest].mean(1))
+    # The local regression's intercept on both scales: they differ by exactly the house's log size.
+    assert column["local_price"] - column["local_price_per_sqft"] == pytest.approx(np.log(houses[:, 0]))
+    assert column["local_slope_grade"] == pytest.approx(0.05, abs=0.03)  # the planted 5% per grade
 
 
-def test_a_training_house_never_sees_its_own_price_in_its_neighbour_prices():
+def test_each_member_sees_its_own_view_of_the_house(fitted):
+    model, _, _ = fitted
+
+    assert [m.target for m in model.members] == ["log_price_per_sqft", "log_price", "log_price_per_sqft"]
+    assert len(model.members) == len(MEMBERS)
+    seen = [set(m.columns) for m in model.members]
+    assert "local_price_per_sqft" in seen[0] and "relative_grade" in seen[1] and "weighted_price_per_sqft" in seen[2]
+    assert ["near20_price" in s for s in seen] == [False, True, False]
+    assert all("market_month" not in s for s in seen)
+
+
+def test_a_training_house_never_sees_its_own_price_in_its_neighbourhood():
     x, y = synthetic_sales(n=600)
-    targets = np.log(y)[:, None]
-    changed = targets.copy()
+    adjusted = np.log(y / x[:, 0])
+    changed = adjusted.copy()
     changed[7] += 5.0                                # house 7 "sold" for 150 times its price
+    fold_of_7 = next(i for i, (_, rows) in enumerate(inner_folds(len(x))) if 7 in rows)
+    fit_rows, encode_rows = inner_folds(len(x))[fold_of_7]
 
-    before = out_of_fold_neighbours(x[:, 1], x[:, 2], targets, (5, 20))
-    after = out_of_fold_neighbours(x[:, 1], x[:, 2], changed, (5, 20))
+    def described(values):
+        around = neighbourhood(x, FEATURES, values, fit_rows)
+        return around.describe(x[encode_rows, LAT], x[encode_rows, LONG], house_attributes(x[encode_rows], FEATURES))
 
-    assert np.array_equal(before[7], after[7])       # its own row: encoded from the other folds only
-    assert not np.array_equal(before, after)         # its neighbours in other folds do see it
+    assert 7 not in fit_rows                         # its own fold never describes it
+    assert np.array_equal(described(adjusted), described(changed))
 
 
 def test_saved_files_load_back_to_bit_identical_prices(fitted):
@@ -92,7 +112,7 @@ def test_saved_files_load_back_to_bit_identical_prices(fitted):
 
     loaded = BoostedPrices.load(files)
 
-    assert sorted(files) == ["member-0.txt", "member-1.txt", "model.json"]
+    assert sorted(files) == ["member-0.txt", "member-1.txt", "member-2.txt", "model.json"]
     assert files["member-0.txt"].startswith(b"tree\n")   # LightGBM's own text format, not a pickle
     assert np.array_equal(loaded.predict(x), model.predict(x))
 
