@@ -2,17 +2,8 @@
 
 Deploy-time choices (stage, memory, concurrency, CIDRs, throttling) come from CDK context and
 are described by ``infra.settings.DeploymentSettings``; the numbers below are their defaults
-and the fixed facts the stacks rely on. Every size says which measurement it came from.
-
-Measurements (``lambda_fn`` on CPython 3.11, 2-core x86_64 dev machine, model ``basic``):
-- cold start in-process: ``import lambda_fn.api.handler`` + ``get_model_store()`` = 1.6-1.8 s
-  (1.5-1.7 s imports: pydantic, Powertools, numpy/scipy/scikit-learn; 0.1 s model load);
-- peak RSS after the cold start: 203-207 MiB; after 200 single and 20 batch-of-1,000
-  predictions through ``lambda_handler``: 207 MiB;
-- warm latency through ``lambda_handler``: single predict p50 1.0 ms, p99 1.2 ms;
-  batch of 1,000 houses (311 KiB body) p50 72 ms, max 190 ms;
-- gunicorn with 2 sync workers: master 26 MiB + 2 x 203 MiB RSS; 342 req/s single predicts
-  from 4 local client threads on the same 2 cores (p50 9.7 ms, p99 24 ms).
+and the fixed facts the stacks rely on. Sizes that come from a measurement name the decision
+record that holds it (``docs/decisions/``).
 """
 
 from aws_cdk import Duration
@@ -40,13 +31,12 @@ IMAGE_WORKDIR = "/var/task"  # LAMBDA_TASK_ROOT; packages are pip-installed with
 
 # --- Lambda ----------------------------------------------------------------------------------------
 ALIAS_NAME = "live"
-# 1,024 MB: peak RSS is 207 MiB, so memory is not the limit; Lambda gives CPU in proportion to
-# memory (1,769 MB = 1 vCPU), and the 1.7 s CPU-bound cold start and the 72-190 ms batch of
-# 1,000 are what grow on a smaller share. 1,024 MB (~0.58 vCPU) keeps a cold start near 3 s
-# and a 1,000-house batch under ~0.4 s at half the price per ms of 1,769 MB. Context `memoryMb`.
-LAMBDA_MEMORY_MB = 1024
-# 10 s: the worst request is a cold start (~3 s at 0.58 vCPU) followed by a 1,000-house batch
-# (~0.4 s); 10 s is 3x that, and far inside API Gateway's 29 s integration timeout.
+# 1,769 MB, one full vCPU: the lowest cost x latency of a cold start among 1,024, 1,769 and 3,008 MB
+# (docs/decisions/014-lambda-memory-size.md); peak memory is about 140 MiB with gbm loaded.
+LAMBDA_MEMORY_MB = 1769
+# 10 s: the worst request is a cold start (about 1 s at one vCPU, 1.5 s at 0.58) followed by a
+# 1,000-house batch (about 0.1 s); 10 s leaves room for a registry swap and stays far inside API
+# Gateway's 29 s integration timeout.
 LAMBDA_TIMEOUT = Duration.seconds(10)
 LAMBDA_LOG_LEVEL = "INFO"
 # Powertools and the model read these; MODEL_DIR is baked into the image.

@@ -152,7 +152,9 @@ def main(argv: list[str] | None = None) -> int:
     log_stream = logger.registered_handler.setStream(sink)
     with contextlib.redirect_stdout(sink):  # Powertools metric lines
         store = get_model_store()
-        names = args.model or store.names()
+        # The default model first, in a process that has loaded nothing else, as a Lambda
+        # environment serves it; the others after it.
+        names = args.model or sorted(store.names(), key=lambda name: name != store.default)
         results = {}
         for name in names:
             results[name] = bench_model(name, args.calls, args.batch_calls)

@@ -22,7 +22,7 @@ def test_function_runs_the_image_with_the_measured_size(serverless):
     assert properties["PackageType"] == "Image"
     assert "ImageUri" in properties["Code"] and "Handler" not in properties and "Runtime" not in properties
     assert properties["Architectures"] == ["x86_64"]
-    assert properties["MemorySize"] == c.LAMBDA_MEMORY_MB == 1024
+    assert properties["MemorySize"] == c.LAMBDA_MEMORY_MB == 1769
     assert properties["Timeout"] == c.LAMBDA_TIMEOUT.to_seconds() == 10
     assert properties["TracingConfig"] == {"Mode": "Active"}
     assert "ReservedConcurrentExecutions" not in properties
