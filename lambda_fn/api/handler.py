@@ -81,7 +81,7 @@ def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None
 def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -> PredictionResponse:
     pricing = _price([house], predictor, as_of)
     [priced] = priced_houses(pricing, predictor.interval_coverage)
-    return PredictionResponse(**priced.model_dump(), market_month=pricing.market_month, model=_model_ref(predictor))
+    return PredictionResponse(**priced, market_month=pricing.market_month, model=_model_ref(predictor))
 
 
 @app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
