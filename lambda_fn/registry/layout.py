@@ -15,17 +15,9 @@ exist: CloudFormation does not create the pointers (a deploy would write its val
 released one), the first ``promote`` does. Rolling back past the first promotion returns to null. ``previous`` is the
 rollback history, newest first; promote pushes onto it, rollback pops it.
 
-Why the pointer is an SSM parameter and not an S3 object:
-- it is the hot path (every Lambda environment and ECS worker reads it every MODEL_REFRESH_SECONDS):
-  Powertools parameters reads SSM with a ``max_age`` cache out of the box;
-- IAM grants read of exactly the pointer parameters and write of them to the deploy role only,
-  apart from the data in the bucket;
-- Parameter Store keeps each parameter's last 100 values with who set them and when
-  (GetParameterHistory, CloudTrail): an audit trail of every release and rollback for free;
-- it is tiny and strongly consistent; at one read per environment per 30 s, the default 40 TPS
-  GetParameter throughput covers about 1,200 concurrent environments.
-The price: SSM has no compare-and-swap, so releases must be serialised (one deploy role, one
-pipeline); the CLI re-reads the pointer just before writing and refuses if it moved meanwhile.
+Why the pointer is an SSM parameter: docs/decisions/002-registry-s3-versions-and-ssm-pointer.md.
+SSM has no compare-and-swap, so releases must be serialised; the CLI re-reads the pointer just
+before writing and refuses if it moved meanwhile.
 
 ``fetch_predictor`` is the one way a registry version becomes servable, for the CLI and the
 service alike: download into a fresh folder, check the metadata names the requested version,

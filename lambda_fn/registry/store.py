@@ -51,14 +51,23 @@ class LocalVersion:
         self.name: str = self.metadata["name"]
         self.version: str = self.metadata["version"]
         self._predictor: Predictor | None = None
+        self._failure: ArtifactError | None = None
         self._lock = threading.Lock()
 
     def load(self) -> Predictor:
-        """Verified and smoke-tested once; concurrent first requests wait for the one load."""
+        """Verified and smoke-tested once; concurrent first requests wait for the one load. A version
+        that fails its checks fails the same way for every later request, without another attempt:
+        its files are immutable, so another attempt could only fail again."""
         if self._predictor is None:
             with self._lock:
+                if self._failure is not None:
+                    raise self._failure
                 if self._predictor is None:
-                    self._predictor = load_predictor(self.folder)
+                    try:
+                        self._predictor = load_predictor(self.folder)
+                    except ArtifactError as error:
+                        self._failure = error
+                        raise
                     logger.info("model loaded", extra={"model_name": self.name, "model_version": self.version})
         return self._predictor
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 
 import pytest
 
 from lambda_fn.core.features import HOUSE_COLUMNS
+from lambda_fn.registry.artifacts import latest_version_folder
+from lambda_fn.settings import DEFAULT_MODEL_DIR
 from tests.helpers import PROJECT_ROOT, event_body, invoke, load_event, with_body
 
 BASIC_FIELDS = ["bathrooms", "bedrooms", "floors", "sqft_above", "sqft_basement", "sqft_living", "sqft_lot", "zipcode"]
@@ -113,3 +116,24 @@ print(json.dumps([before, loaded_before, status, body["model"]["name"], "sklearn
                           check=True)
 
     assert json.loads(done.stdout.strip().splitlines()[-1]) == [[200, 200, 200, 200], False, 200, "basic", True]
+
+
+def test_a_baked_model_that_fails_its_checks_is_a_503_and_the_default_keeps_answering(tmp_path, monkeypatch):
+    # Given the image's models, of which basic's pickle no longer matches its checksum
+    root = tmp_path / "artifacts"
+    shutil.copytree(DEFAULT_MODEL_DIR, root)
+    pickle_path = latest_version_folder(root, "basic") / "model.pkl"
+    pickle_path.write_bytes(pickle_path.read_bytes() + b"tampered")
+    monkeypatch.setenv("MODEL_DIR", str(root))
+
+    # When requests name it, and others do not
+    first = invoke(with_body(load_event("predict"), event_body("predict"), model="basic"))
+    again = invoke(with_body(load_event("predict"), event_body("predict"), model="basic"))
+    default = invoke(load_event("predict"))
+    listing = invoke(load_event("models"))
+
+    # Then naming it is the service's fault, said plainly, every time; the default model still prices
+    assert first[0] == again[0] == 503
+    assert first[1]["error"] == "model_unavailable" and "could not be loaded" in first[1]["message"]
+    assert default[0] == 200 and default[1]["model"]["name"] == "gbm"
+    assert {m["name"] for m in listing[1]["models"]} == {"basic", "gbm"}
