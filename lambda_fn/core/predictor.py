@@ -108,6 +108,10 @@ class Predictor:
             self._market = MarketMonths(market["first_month"], market["last_month"]) if market else None
         except (KeyError, TypeError, ValueError) as error:
             raise ModelFormatError(f"{self.name} {self.version}: unreadable metadata: {error!r}") from error
+        recorded = self.metadata.get("required_fields", self.required_fields)   # what /v1/models lists unloaded
+        if recorded != self.required_fields:
+            raise ModelFormatError(f"{self.name} {self.version}: metadata lists required fields {recorded}, "
+                                   f"its features need {self.required_fields}")
         if self.features.uses_market_month != (self._market is not None):
             raise ModelFormatError(f"{self.name} {self.version}: the market month is a feature exactly when "
                                    "the metadata has a market")

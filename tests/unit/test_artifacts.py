@@ -114,3 +114,11 @@ def test_a_demographics_file_that_does_not_fit_the_features_is_refused(version):
 
     with pytest.raises(ArtifactError, match="could not be loaded"):
         load_predictor(version)
+
+
+def test_metadata_that_lists_other_required_fields_than_the_features_need_is_refused(version):
+    # /v1/models answers from metadata without loading a model: the two must agree.
+    _edit_metadata(version, lambda m: m.update(required_fields=["zipcode"]))
+
+    with pytest.raises(ArtifactError, match="metadata lists required fields"):
+        load_predictor(version)
