@@ -30,6 +30,7 @@ from lambda_fn.registry.store import UnknownModelError
 BATCH_PATH = "/v1/predict/batch"
 BATCH_FIELD = "instances"
 QUERY_NAMES = {ASKED_ON: "as_of"}   # the core's name of an input -> the query parameter clients send
+MAX_DETAILS = 20   # problems described one by one in an error answer
 
 
 class UnknownQueryParameterError(ValueError):
@@ -60,8 +61,8 @@ def require_json(event: APIGatewayProxyEvent) -> None:
 
 
 def require_json_object(event: APIGatewayProxyEvent) -> None:
-    """For one-house routes. Powertools hands a single-model body the first item of a JSON array,
-    so ``[houseA, houseB]`` would be priced as houseA alone; it must be refused instead."""
+    """Powertools hands a single-model body the first item of a JSON array, so ``[houseA, houseB]``
+    would be priced as houseA alone (and ``[batchA, batchB]`` as batchA); it must be refused."""
     require_json(event)
     if not isinstance(event.json_body, dict):
         raise RequestValidationError([{"type": "model_type", "loc": ("body",), "msg": "expected a JSON object"}])
@@ -78,10 +79,15 @@ def field_path(loc: Sequence[Any]) -> str:
 
 def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
              demographic_fields: Iterable[str], top_level_fields: Sequence[str] | None = None) -> list[ErrorDetail]:
-    """``top_level_fields``: what a body may hold when houses sit one level down (the batch route)."""
+    """``top_level_fields``: what a body may hold when houses sit one level down (the batch route).
+
+    At most MAX_DETAILS problems are described, and the rest counted in one last detail: a body of
+    25,000 unknown keys must not cost seconds of "did you mean" searches and an answer over
+    Lambda's 6 MB limit."""
+    errors = list(errors)
     demographic_fields = set(demographic_fields)
     details = []
-    for error in errors:
+    for error in errors[:MAX_DETAILS]:
         loc = tuple(error.get("loc", ()))
         kind = error.get("type", "")
         problem = str(error.get("msg", "invalid value"))
@@ -105,6 +111,8 @@ def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
         elif kind.startswith("date") and loc[:1] == ("query",):
             problem = f"expected a day as YYYY-MM-DD, e.g. 2015-05-27 ({problem})"
         details.append(ErrorDetail(field=field_path(loc), problem=problem))
+    if len(errors) > MAX_DETAILS:
+        details.append(ErrorDetail(field="body", problem=f"and {len(errors) - MAX_DETAILS} more problems not listed"))
     return details
 
 
@@ -162,6 +170,15 @@ def install(app: APIGatewayRestResolver) -> None:
         field = client_field(error, app.current_event.path)
         return error_response(422, "invalid_input", f"{field}: {error.problem}",
                               [ErrorDetail(field=field, problem=error.problem)])
+
+    @app.exception_handler(ValueError)
+    def unparseable_body(error: ValueError) -> Response:
+        # Powertools parses form and multipart bodies itself before any route runs, and a malformed
+        # one (multipart/form-data without a boundary) raises ValueError. This API takes only JSON;
+        # any other ValueError is a bug and stays one.
+        if is_json(app.current_event.headers.get("content-type", "")):
+            raise error
+        return unsupported_media_type(error)
 
     @app.exception_handler(UnicodeDecodeError)
     def undecodable_body(error: UnicodeDecodeError) -> Response:

@@ -94,7 +94,7 @@ def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> Pred
 @app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
 @tracer.capture_method(capture_response=False)  # answers are in the access logs, not traces
 def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
-    errors.require_json(app.current_event)
+    errors.require_json_object(app.current_event)
     predictor = get_model_store().get(model)
     pricing = _price([house.model_dump() for house in batch.instances], predictor, as_of)
     return BatchResponse(predictions=priced_houses(pricing, predictor.interval_coverage),

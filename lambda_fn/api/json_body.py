@@ -2,7 +2,9 @@
 
 Powertools turns ``json.JSONDecodeError`` into a validation error (answered 400 malformed_json)
 but lets anything else escape as a 500. ``json.loads`` also raises RecursionError (deep nesting),
-ValueError (integers over 4,300 digits) and accepts NaN / Infinity, which are not JSON at all.
+ValueError (integers over 4,300 digits), accepts NaN / Infinity, which are not JSON at all, and
+keeps the last of duplicate keys, so ``{"bedrooms": 4, ..., "bedrooms": 9}`` would silently price
+9 bedrooms: a duplicate key is refused instead.
 """
 
 from __future__ import annotations
@@ -15,9 +17,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result = dict(pairs)
+    if len(result) == len(pairs):
+        return result
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            raise ValueError(f"duplicate key {key[:40]!r}: each field may appear once")
+        seen.add(key)
+    raise AssertionError("unreachable: fewer keys than pairs means a duplicate")
+
+
 def parse_json_body(text: str) -> Any:
     try:
-        return json.loads(text, parse_constant=_reject_constant)
+        return json.loads(text, parse_constant=_reject_constant, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError:
         raise
     except RecursionError as error:

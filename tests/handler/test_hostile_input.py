@@ -144,3 +144,47 @@ def test_every_future_example_lies_in_its_zipcode():
     status, answer = invoke(with_body(load_event("predict_batch"), {"instances": houses}))
 
     assert status == 200, answer
+
+
+def test_a_multipart_body_without_a_boundary_is_refused_with_415_not_a_crash():
+    event = load_event("predict")
+    event["headers"]["Content-Type"] = "multipart/form-data"
+    event["multiValueHeaders"] = None
+
+    status, answer = invoke(event)
+
+    assert status == 415
+    assert answer["error"] == "unsupported_media_type"
+
+
+def test_a_list_of_batches_is_refused_not_priced_as_its_first():
+    house = event_body("predict")
+
+    status, answer = invoke(with_body(load_event("predict_batch"), [{"instances": [house]}, {"instances": [house]}]))
+
+    assert status == 422
+    assert answer["details"] == [{"field": "body", "problem": "expected a JSON object"}]
+
+
+@pytest.mark.parametrize("route", ["predict", "predict_batch"])
+def test_a_field_sent_twice_is_refused_not_priced_with_its_last_value(route):
+    house = json.dumps(event_body("predict"))
+    twice = house[:-1] + ', "bedrooms": 9}'
+    body = twice if route == "predict" else '{"instances": [' + twice + "]}"
+
+    status, answer = invoke(with_body(load_event(route), body))
+
+    assert status == 400
+    assert "duplicate key 'bedrooms'" in answer["message"]
+
+
+def test_thousands_of_unknown_fields_get_a_short_answer_naming_the_first_twenty():
+    house = {**event_body("predict"), **{f"extra_{i}": 1 for i in range(25_000)}}
+
+    status, answer = invoke(with_body(load_event("predict"), house))
+
+    assert status == 422
+    assert len(answer["details"]) == 21
+    assert answer["details"][0]["field"] == "extra_0" and "unknown field" in answer["details"][0]["problem"]
+    assert answer["details"][-1] == {"field": "body", "problem": "and 24980 more problems not listed"}
+    assert len(json.dumps(answer)) < 20_000
