@@ -13,8 +13,9 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestUnsupportedContentType, RequestValidationError
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 from pydantic import ValidationError
 
@@ -22,7 +23,7 @@ from lambda_fn.api.media_type import is_json
 from lambda_fn.api.schemas import ErrorDetail, ErrorResponse
 from lambda_fn.core.errors import ASKED_ON, PredictionInputError
 from lambda_fn.core.features import HOUSE_COLUMNS
-from lambda_fn.observability import logger
+from lambda_fn.observability import logger, metrics
 from lambda_fn.registry.artifacts import ArtifactError
 from lambda_fn.registry.serving import get_model_store
 from lambda_fn.registry.store import UnknownModelError
@@ -31,6 +32,7 @@ BATCH_PATH = "/v1/predict/batch"
 BATCH_FIELD = "instances"
 QUERY_NAMES = {ASKED_ON: "as_of"}   # the core's name of an input -> the query parameter clients send
 MAX_DETAILS = 20   # problems described one by one in an error answer
+SERVER_ERRORS_METRIC = "ServerErrors"   # 5xx answers; infra's canary alarm counts them
 
 
 class UnknownQueryParameterError(ValueError):
@@ -175,10 +177,25 @@ def install(app: APIGatewayRestResolver) -> None:
     def unparseable_body(error: ValueError) -> Response:
         # Powertools parses form and multipart bodies itself before any route runs, and a malformed
         # one (multipart/form-data without a boundary) raises ValueError. This API takes only JSON;
-        # any other ValueError is a bug and stays one.
+        # any other ValueError is a bug.
         if is_json(app.current_event.headers.get("content-type", "")):
-            raise error
+            return internal_error(error)
         return unsupported_media_type(error)
+
+    @app.exception_handler(Exception)
+    def internal_error(error: Exception) -> Response:
+        # A bug is answered, not crashed on: a JSON 500 naming the request, the traceback in the log,
+        # and a ServerErrors metric that the canary deployment's alarm counts (a client's bad input,
+        # a 4xx, never does). An error Lambda itself raises still counts as an invocation error.
+        if isinstance(error, ServiceError):   # Powertools' own HTTP errors keep their status
+            return error_response(error.status_code, "error", str(error.msg))
+        request_id = app.current_event.request_context.request_id
+        logger.exception("unhandled error", extra={"request_id": request_id})
+        with single_metric(name=SERVER_ERRORS_METRIC, unit=MetricUnit.Count, value=1, namespace=metrics.namespace,
+                           default_dimensions={"service": metrics.service}):
+            pass  # printed as EMF when the block closes
+        return error_response(500, "internal_error", f"the service failed on this request ({request_id}); it has "
+                              "been logged: retry, and quote the request id if it fails again")
 
     @app.exception_handler(UnicodeDecodeError)
     def undecodable_body(error: UnicodeDecodeError) -> Response:

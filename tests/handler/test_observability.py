@@ -29,3 +29,35 @@ def test_predictions_are_counted_per_model_version(capsys):
     assert directive["Namespace"] == "SoundRealty"
     assert "model_version" in directive["Dimensions"][0]
     assert emf[0]["model_version"]
+
+
+def test_a_bug_is_a_json_500_naming_the_request_logged_and_counted_never_a_crash(capsys, log_lines, monkeypatch):
+    # Given a prediction core that fails in a way nobody planned for
+    from lambda_fn.core.predictor import Predictor
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(Predictor, "price", broken)
+    event = load_event("predict")
+
+    # When a client asks for a price
+    status, answer = invoke(event)
+
+    # Then it gets a 500 in the service's error format naming its request, without the internals;
+    # the traceback goes to the log, and the ServerErrors metric (the canary's alarm) counts it
+    request_id = event["requestContext"]["requestId"]
+    assert status == 500
+    assert answer["error"] == "internal_error" and request_id in answer["message"]
+    assert "secret internals" not in answer["message"]
+    [logged] = [line for line in log_lines() if line["message"] == "unhandled error"]
+    assert logged["level"] == "ERROR" and "RuntimeError: secret internals" in logged["exception"]
+    counted = [line for line in json_lines(capsys.readouterr().out) if "ServerErrors" in line]
+    assert [line["ServerErrors"] for line in counted] == [[1.0]]
+
+
+def test_a_client_error_is_not_counted_as_a_server_error(capsys):
+    status, _ = invoke(load_event("bad_missing_field"))
+
+    assert status == 422
+    assert not [line for line in json_lines(capsys.readouterr().out) if "ServerErrors" in line]

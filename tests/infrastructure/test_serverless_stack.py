@@ -65,7 +65,8 @@ def test_image_updates_shift_the_alias_by_canary_and_roll_back_on_alarms(serverl
     assert rollback["Enabled"] is True
     assert {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(rollback["Events"])
 
-    # The group watches exactly two alarms, both on the alias (not the function, not $LATEST).
+    # The group watches exactly three alarms: 5xx answers of the service, and two on the alias
+    # (not the function, not $LATEST).
     alarms = serverless.find_resources("AWS::CloudWatch::Alarm")
     assert group["Properties"]["AlarmConfiguration"]["Enabled"] is True
     assert sorted(a["Name"]["Ref"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]) == sorted(alarms)
@@ -73,8 +74,15 @@ def test_image_updates_shift_the_alias_by_canary_and_roll_back_on_alarms(serverl
     on_alias = [{"Name": "FunctionName", "Value": {"Ref": function_id}},
                 {"Name": "Resource", "Value": {"Fn::Join": ["", [{"Ref": function_id}, ":live"]]}}]
     by_metric = {alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms.values()}
-    assert set(by_metric) == {"Errors", "Duration"}
-    assert all(alarm["Dimensions"] == on_alias for alarm in by_metric.values())
+    assert set(by_metric) == {"ServerErrors", "Errors", "Duration"}
+    assert by_metric["Errors"]["Dimensions"] == by_metric["Duration"]["Dimensions"] == on_alias
+
+    # ServerErrors is what the function's error mapping emits for every 5xx it answers.
+    server_errors = by_metric["ServerErrors"]
+    assert (server_errors["Namespace"], server_errors["Dimensions"]) == (
+        c.METRICS_NAMESPACE, [{"Name": "service", "Value": c.SERVICE_NAME}])
+    assert (server_errors["Statistic"], server_errors["Threshold"], server_errors["ComparisonOperator"]) == (
+        "Sum", 1, "GreaterThanOrEqualToThreshold")
 
     errors = by_metric["Errors"]
     assert (errors["Statistic"], errors["Threshold"], errors["ComparisonOperator"]) == (
