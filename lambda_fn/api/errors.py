@@ -126,9 +126,14 @@ def client_field(error: PredictionInputError, path: str) -> str:
     return field
 
 
+# Every answer says what it is and forbids browsers to guess otherwise (routes: api/handler.py).
+SECURITY_HEADERS = {"X-Content-Type-Options": "nosniff"}
+
+
 def error_response(status: int, error: str, message: str, details: list[ErrorDetail] | None = None) -> Response:
     body = ErrorResponse(error=error, message=message, details=details or [])
-    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump())
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body.model_dump(),
+                    headers=dict(SECURITY_HEADERS))
 
 
 def _summary(details: list[ErrorDetail]) -> str:

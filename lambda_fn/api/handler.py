@@ -56,9 +56,12 @@ errors.install(app)
 
 
 def follow_model_registry(app: APIGatewayRestResolver, next_middleware):
-    """Before each route: let the store swap in newly promoted versions (a no-op without a registry)."""
+    """Before each route: let the store swap in newly promoted versions (a no-op without a registry);
+    after it, the security headers every answer carries (error answers set them themselves)."""
     get_model_store().refresh()
-    return next_middleware(app)
+    response = next_middleware(app)
+    response.headers.update(errors.SECURITY_HEADERS)
+    return response
 
 
 app.use(middlewares=[routes.refuse_unknown_query_parameters, follow_model_registry])

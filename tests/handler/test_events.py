@@ -6,9 +6,11 @@ import json
 
 import pytest
 
+from lambda_fn.api.handler import lambda_handler
+from lambda_fn.api.server import LocalContext
 from lambda_fn.core.features import HOUSE_COLUMNS
 from lambda_fn.settings import Settings
-from tests.helpers import event_body, invoke, load_event, with_body
+from tests.helpers import EVENTS_DIR, event_body, invoke, load_event, with_body
 
 BAD_EVENTS = {
     # event file: (status, field named in the error, words the problem must contain)
@@ -193,3 +195,12 @@ def invoke_raw(event):
     from lambda_fn.api.server import LocalContext
 
     return lambda_handler(event, LocalContext(aws_request_id=str(uuid.uuid4())))
+
+
+@pytest.mark.parametrize("name", sorted(path.stem for path in EVENTS_DIR.glob("*.json")))
+def test_every_answer_forbids_content_sniffing(name):
+    response = lambda_handler(load_event(name), LocalContext(aws_request_id="nosniff"))
+    headers = {**(response.get("headers") or {}),
+               **{key: values[-1] for key, values in (response.get("multiValueHeaders") or {}).items()}}
+
+    assert headers.get("X-Content-Type-Options") == "nosniff", (name, response["statusCode"])
