@@ -138,16 +138,12 @@ def out_of_fold_inputs(model: BoostedPrices, x: np.ndarray, adjusted: np.ndarray
     return inputs
 
 
-def member_target(target: str, adjusted: np.ndarray, log_area: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-    """(training target, sample weights) for a member, from the market-adjusted log price per sqft."""
+def member_target(target: str, adjusted: np.ndarray, log_area: np.ndarray) -> np.ndarray:
+    """A member's training target, from the market-adjusted log price per sqft."""
     if target == "log_price_per_sqft":
-        return adjusted, None
+        return adjusted
     if target == "log_price":
-        return adjusted + log_area, None
-    if target == "price_per_sqft":   # |y - p| / y == |ppsf - q| / ppsf: absolute error weighted 1/ppsf
-        per_sqft = np.exp(adjusted)
-        weights = 1.0 / per_sqft
-        return per_sqft, weights / weights.mean()
+        return adjusted + log_area
     raise ValueError(f"unknown target {target!r}")
 
 
@@ -173,8 +169,8 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, features: Sequence[str], *, params
     inputs = out_of_fold_inputs(layout, x, adjusted)
     trained = []
     for i, member in enumerate(layout.members):
-        values, weights = member_target(member.target, adjusted, log_area)
-        data = lightgbm.Dataset(layout.member_inputs(inputs, i), values, weight=weights, params={"verbose": -1})
+        values = member_target(member.target, adjusted, log_area)
+        data = lightgbm.Dataset(layout.member_inputs(inputs, i), values, params={"verbose": -1})
         booster = lightgbm.train({**TREE_PARAMS, **(params or {}), **FIXED_PARAMS}, data, num_boost_round=rounds)
         trained.append(Member(target=member.target, columns=member.columns, booster=booster))
     return BoostedPrices(members=trained, **served)

@@ -4,8 +4,8 @@
   of every sale before the members learn; a price asked for a month gets that month's offset back.
 - ``Neighbourhood`` describes what the nearest training sales sold for and how this house differs
   from them (``lambda_fn/core/neighbourhood.py``).
-- Each member is a LightGBM booster with its own target (``log_price_per_sqft``, ``log_price`` or
-  ``price_per_sqft``) and its own columns, named: the house's features and some neighbourhood
+- Each member is a LightGBM booster with its own target (``log_price_per_sqft`` or ``log_price``)
+  and its own columns, named: the house's features and some neighbourhood
   columns. Members that see the houses differently err differently; the price is the geometric
   mean of theirs, times ``scale`` (below 1: the mean absolute percentage error is smallest a little
   under the median, chosen by cross-validation).
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 
 FORMAT = "lightgbm-blend"
 SPEC_FILE = "model.json"
-TARGETS = ("log_price_per_sqft", "log_price", "price_per_sqft")
+TARGETS = ("log_price_per_sqft", "log_price")
 
 
 def import_lightgbm() -> Any:
@@ -65,8 +65,6 @@ def member_log_price_per_sqft(target: str, raw: np.ndarray, log_area: np.ndarray
         return raw
     if target == "log_price":
         return raw - log_area
-    if target == "price_per_sqft":
-        return np.log(np.maximum(raw, 1e-6))   # absolute-error leaves stay positive in practice; never log(<=0)
     raise ValueError(f"unknown target {target!r}; known: {', '.join(TARGETS)}")
 
 
