@@ -103,7 +103,7 @@ sam-api: install artifacts ## sam local start-api on http://127.0.0.1:3000 (PORT
 ecs-local: install artifacts ## the image as the ECS task runs it (gunicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
 	$(PY) -m scripts.container.ecs_local --port $(ECS_PORT)
 
-bench-container: install artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58"
+bench-container: install artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58" or "--memory-sizes 1024 1769 3008"
 	$(PY) -m scripts.container.bench $(BENCH_ARGS)
 # ---- end Containers ------------------------------------------------------------------------------
 
