@@ -118,11 +118,11 @@ def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
     return details
 
 
-def client_field(error: PredictionInputError, path: str) -> str:
-    """The core's (row, field) as the client wrote it: ``instances[3].zipcode`` on the batch route."""
-    field = QUERY_NAMES.get(error.field, error.field)
-    if error.row is not None and path == BATCH_PATH:
-        return f"{BATCH_FIELD}[{error.row}].{field}"
+def client_field(field: str, row: int | None, path: str) -> str:
+    """The core's (field, row) as the client wrote it: ``instances[3].zipcode`` on the batch route."""
+    field = QUERY_NAMES.get(field, field)
+    if row is not None and path == BATCH_PATH:
+        return f"{BATCH_FIELD}[{row}].{field}"
     return field
 
 
@@ -174,7 +174,7 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(PredictionInputError)
     def unpriceable_input(error: PredictionInputError) -> Response:
-        field = client_field(error, app.current_event.path)
+        field = client_field(error.field, error.row, app.current_event.path)
         return error_response(422, "invalid_input", f"{field}: {error.problem}",
                               [ErrorDetail(field=field, problem=error.problem)])
 

@@ -81,10 +81,16 @@ def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None
     return pricing
 
 
+def _warnings(pricing: Pricing) -> list[dict[str, str]]:
+    path = app.current_event.path
+    return [{"field": errors.client_field(w.field, w.row, path), "problem": w.problem} for w in pricing.warnings]
+
+
 def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -> PredictionResponse:
     pricing = _price([house], predictor, as_of)
     [priced] = priced_houses(pricing, predictor.interval_coverage)
-    return PredictionResponse(**priced, market_month=pricing.market_month, model=_model_ref(predictor))
+    return PredictionResponse(**priced, market_month=pricing.market_month, model=_model_ref(predictor),
+                              warnings=_warnings(pricing))
 
 
 @app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
@@ -101,7 +107,7 @@ def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = 
     predictor = get_model_store().get(model)
     pricing = _price([house.model_dump() for house in batch.instances], predictor, as_of)
     return BatchResponse(predictions=priced_houses(pricing, predictor.interval_coverage),
-                         market_month=pricing.market_month, model=_model_ref(predictor))
+                         market_month=pricing.market_month, model=_model_ref(predictor), warnings=_warnings(pricing))
 
 
 @app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "

@@ -173,6 +173,11 @@ class PricedHouse(BaseModel):
     interval: Interval | None = Field(None, description="Range around the price; null when the model has none")
 
 
+class FieldWarning(BaseModel):
+    field: str = Field(description="The input, as sent: lat, or instances[3].lat in a batch")
+    problem: str
+
+
 class _PricedAtMonth(BaseModel):
     """``price_basis`` follows from ``market_month``: the sentence naming the market of the prices."""
 
@@ -180,6 +185,8 @@ class _PricedAtMonth(BaseModel):
     price_basis: str = PRICE_BASIS
     market_month: str | None = Field(None, description=MARKET_MONTH_DESCRIPTION)
     model: ModelRef
+    warnings: list[FieldWarning] = Field(default_factory=list, description=(
+        "What was odd about the houses, priced anyway: coordinates outside the homes of their zipcode"))
 
     @model_validator(mode="after")
     def _state_the_basis(self):

@@ -2,27 +2,36 @@
 otherwise be priced silently as a home somewhere else.
 
 Each model version records, at training, the box around every sold home of each zipcode
-(``metadata.json`` ``zipcode_areas``: [lat_min, lat_max, long_min, long_max]). A house must lie
-within its zipcode's box widened by ``MARGIN_DEGREES`` (about 3 km), which admits new homes at a
-zipcode's edge and refuses coordinates that belong elsewhere in (or outside) King County.
+(``metadata.json`` ``zipcode_areas``: [lat_min, lat_max, long_min, long_max]). A house that lies
+outside its zipcode's box widened by ``MARGIN_DEGREES`` (about 3 km) is still priced, since real
+sales do lie there, but its answer carries a warning naming the field, so a typo is seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from lambda_fn.core.errors import PredictionInputError
-
 MARGIN_DEGREES = 0.03
+
+
+@dataclass(frozen=True)
+class InputWarning:
+    """Something odd about a house that was priced anyway: its row, the field, the problem."""
+
+    row: int
+    field: str
+    problem: str
 
 
 class ZipcodeAreas:
     def __init__(self, boxes: Mapping[str, Sequence[float]]) -> None:
         self._boxes = {int(zipcode): tuple(box) for zipcode, box in boxes.items()}
 
-    def check(self, houses: Sequence[Mapping[str, Any]]) -> None:
-        """Raise PredictionInputError for the first house whose lat/long lie outside its zipcode."""
+    def outside(self, houses: Sequence[Mapping[str, Any]]) -> list[InputWarning]:
+        """A warning for every house whose lat/long lie outside its zipcode's widened box."""
+        warnings = []
         for index, house in enumerate(houses):
             if "lat" not in house or "long" not in house:
                 continue  # a model that needs no coordinates (basic's minimal route)
@@ -34,7 +43,8 @@ class ZipcodeAreas:
             if (lat_min - MARGIN_DEGREES <= lat <= lat_max + MARGIN_DEGREES
                     and long_min - MARGIN_DEGREES <= long <= long_max + MARGIN_DEGREES):
                 continue
-            raise PredictionInputError(
-                "lat", f"lat/long ({lat}, {long}) is not in zipcode {int(house['zipcode']):05d}, whose homes "
-                f"lie within lat {lat_min:.4f} to {lat_max:.4f}, long {long_min:.4f} to {long_max:.4f}: "
-                "check the coordinates and the zipcode", row=index)
+            warnings.append(InputWarning(index, "lat", (
+                f"lat/long ({lat}, {long}) is outside zipcode {int(house['zipcode']):05d}, whose homes lie within "
+                f"lat {lat_min:.4f} to {lat_max:.4f}, long {long_min:.4f} to {long_max:.4f}: priced where the "
+                "coordinates say; check them and the zipcode")))
+        return warnings

@@ -25,7 +25,7 @@ import numpy as np
 
 from lambda_fn.core.features import FeatureBuilder
 from lambda_fn.core.intervals import PriceIntervals
-from lambda_fn.core.locations import ZipcodeAreas
+from lambda_fn.core.locations import InputWarning, ZipcodeAreas
 from lambda_fn.core.market import MarketMonths
 
 FEATURES_FILE = "model_features.json"
@@ -45,11 +45,13 @@ class ModelFormatError(ValueError):
 @dataclass(frozen=True)
 class Pricing:
     """Prices in USD to the cent, in input order; ``intervals`` (low, high) when the model has them;
-    ``market_month``: the month of the data they are set at (None: the average of the data)."""
+    ``market_month``: the month of the data they are set at (None: the average of the data);
+    ``warnings``: what was odd about houses priced anyway (coordinates outside their zipcode)."""
 
     prices: list[float]
     intervals: list[tuple[float, float]] | None
     market_month: str | None
+    warnings: list[InputWarning]
 
 
 class VersionFiles(Mapping[str, bytes]):
@@ -148,8 +150,6 @@ class Predictor:
                 asked_on: datetime.date | Sequence[datetime.date]) -> list[float]:
         """Prices in USD, rounded to the cent, as asked for on ``asked_on``: one day for every house
         or one per house (training sales priced on the day they sold)."""
-        if self._areas:
-            self._areas.check(houses)
         if self._market:
             self._market.check(asked_on)
         prices = self.model.predict(self.features.matrix(houses, asked_on=asked_on))
@@ -159,7 +159,8 @@ class Predictor:
         """Everything an answer states: prices, their ranges and the month they are set at."""
         market_month = self.priced_month(asked_on)
         prices = self.predict(houses, asked_on)
-        return Pricing(prices, self.intervals(prices) if self._intervals else None, market_month)
+        warnings = self._areas.outside(houses) if self._areas else []
+        return Pricing(prices, self.intervals(prices) if self._intervals else None, market_month, warnings)
 
     def intervals(self, prices: Sequence[float]) -> list[tuple[float, float]]:
         """The (low, high) range around each price holding ``interval_coverage`` of sale prices."""
