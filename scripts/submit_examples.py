@@ -15,6 +15,7 @@ import argparse
 import csv
 import json
 import os
+import re
 import sys
 import time
 import urllib.error
@@ -54,8 +55,12 @@ def price_all(houses: list[dict], args: argparse.Namespace) -> list[dict]:
         status, body = post(f"{base}/v1/predict/batch{query}", {"instances": houses}, args.api_key, args.timeout)
         if status != 200:
             return [{"status": status, "error": body.get("message", body)} for _ in houses]
-        return [{"status": status, **p, "model": body["model"], "price_basis": body["price_basis"]}
-                for p in body["predictions"]]
+        warnings: dict[int, list[dict]] = {}
+        for warning in body.get("warnings", []):   # fields name the house: instances[3].lat
+            match = re.match(r"instances\[(\d+)\]", warning["field"])
+            warnings.setdefault(int(match.group(1)) if match else -1, []).append(warning)
+        return [{"status": status, **p, "model": body["model"], "price_basis": body["price_basis"],
+                 "warnings": warnings.get(i, [])} for i, p in enumerate(body["predictions"])]
     results = []
     for house in houses:
         started = time.perf_counter()
@@ -91,6 +96,8 @@ def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
         else:
             line += f"  HTTP {result['status']}: {result['error']}"
         print(line)
+        for warning in result.get("warnings", []):   # priced, but something looked wrong
+            print(f"{'':>5}warning: {warning['problem']}")
     priced = [r for r in results if r["status"] == 200]
     timings = sorted(r["ms"] for r in priced if "ms" in r)
     print(f"\n{len(priced)} of {len(results)} houses priced", end="")

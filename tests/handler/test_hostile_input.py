@@ -159,6 +159,7 @@ def test_every_future_example_lies_in_its_zipcode():
     status, answer = invoke(with_body(load_event("predict_batch"), {"instances": houses}))
 
     assert status == 200, answer
+    assert answer["warnings"] == []
 
 
 def test_a_multipart_body_without_a_boundary_is_refused_with_415_not_a_crash():
