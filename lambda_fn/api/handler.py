@@ -94,14 +94,14 @@ def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -
 
 
 @app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
-@tracer.capture_method(capture_response=False)  # answers are in the access logs, not traces
+@tracer.capture_method(capture_response=False)  # no answer in the trace: it costs time, and is the client's
 def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
     errors.require_json_object(app.current_event)
     return _one_price(house.model_dump(), get_model_store().get(model), as_of)
 
 
 @app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
-@tracer.capture_method(capture_response=False)  # answers are in the access logs, not traces
+@tracer.capture_method(capture_response=False)  # no answer in the trace: it costs time, and is the client's
 def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
     errors.require_json_object(app.current_event)
     predictor = get_model_store().get(model)
@@ -112,7 +112,7 @@ def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = 
 
 @app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "
                                          "(GET /v1/models lists them: 8 for basic, 18 for gbm)")
-@tracer.capture_method(capture_response=False)  # answers are in the access logs, not traces
+@tracer.capture_method(capture_response=False)  # no answer in the trace: it costs time, and is the client's
 def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model's required_fields")],
                     model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
     errors.require_json_object(app.current_event)
