@@ -68,5 +68,4 @@ class MarketMonths:
 
     def check(self, days: datetime.date | Sequence[datetime.date]) -> None:
         """Refuse a day (or, for training sales, any of one day per house) before the data."""
-        for day in [days] if isinstance(days, datetime.date) else sorted(set(days))[:1]:
-            self.priced_month(day)
+        self.priced_month(days if isinstance(days, datetime.date) else min(days))

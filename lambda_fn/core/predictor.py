@@ -152,13 +152,18 @@ class Predictor:
         or one per house (training sales priced on the day they sold)."""
         if self._market:
             self._market.check(asked_on)
+        return self._prices(houses, asked_on)
+
+    def _prices(self, houses: Sequence[Mapping[str, Any]],
+                asked_on: datetime.date | Sequence[datetime.date]) -> list[float]:
         prices = self.model.predict(self.features.matrix(houses, asked_on=asked_on))
         return [round(float(price), 2) for price in prices]
 
     def price(self, houses: Sequence[Mapping[str, Any]], asked_on: datetime.date) -> Pricing:
-        """Everything an answer states: prices, their ranges and the month they are set at."""
+        """Everything an answer states: prices, their ranges and the month they are set at. The day
+        is checked once, by working out its month."""
         market_month = self.priced_month(asked_on)
-        prices = self.predict(houses, asked_on)
+        prices = self._prices(houses, asked_on)
         warnings = self._areas.outside(houses) if self._areas else []
         return Pricing(prices, self.intervals(prices) if self._intervals else None, market_month, warnings)
 
