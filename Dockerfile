@@ -1,7 +1,7 @@
 # One image for both front doors:
 #   AWS Lambda runs the default command, the Powertools handler (ENTRYPOINT /lambda-entrypoint.sh);
-#   the ECS Fargate task runs the same image with the gunicorn command, as a non-root user:
-#     --entrypoint python3 ... -m gunicorn -c lambda_fn/api/gunicorn_conf.py lambda_fn.api.server:application
+#   the ECS Fargate task runs the same image with the HTTP server, as a non-root user:
+#     --entrypoint python3 ... -m lambda_fn.api.serve
 #
 # BASE_IMAGE defaults to the official AWS Lambda base image: `docker build .` needs nothing else.
 # Machines that cannot pull it build a stand-in (README "Containers"; `make image` does it) and

@@ -32,8 +32,8 @@ train: $(VENV)/.serving ## train every model as a new immutable version under mo
 artifacts: $(VENV)/.serving ## train only the models that have no usable version yet
 	$(PY) -m model.train --if-missing
 
-serve: artifacts ## serve the API on http://127.0.0.1:3000 (gunicorn, same handler as Lambda)
-	HOST=$(HOST) PORT=$(PORT) $(VENV)/bin/gunicorn -c lambda_fn/api/gunicorn_conf.py lambda_fn.api.server:application
+serve: artifacts ## serve the API on http://127.0.0.1:3000 (uvicorn, same handler as Lambda)
+	HOST=$(HOST) PORT=$(PORT) $(PY) -m lambda_fn.api.serve
 
 submit: $(VENV)/.serving ## price future_unseen_examples.csv through URL (default the local server); API_KEY=... for AWS
 	$(PY) scripts/submit_examples.py --url $(URL) $(if $(API_KEY),--api-key $(API_KEY))
@@ -100,7 +100,7 @@ sam-invoke: install artifacts ## synth, sam build the function, sam local invoke
 sam-api: install artifacts ## sam local start-api on http://127.0.0.1:3000 (PORT=...), warm container; then make submit
 	$(PY) -m scripts.container.sam_local api --port $(PORT)
 
-ecs-local: install artifacts ## the image as the ECS task runs it (gunicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
+ecs-local: install artifacts ## the image as the ECS task runs it (uvicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
 	$(PY) -m scripts.container.ecs_local --port $(ECS_PORT)
 
 bench-container: install artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58" or "--memory-sizes 1024 1769 3008"
@@ -135,13 +135,20 @@ registry-rollback: install ## point REGISTRY_MODEL back at the version active be
 # EVALUATE_ARGS="--model gbm" or "--folder model/artifacts/gbm/<version>" for one version.
 # bench: warm in-process p50/p99 through lambda_handler, one house and 1,000, per model.
 EVALUATE_ARGS ?=
-.PHONY: evaluate bench first-answer
+.PHONY: evaluate bench bench-http loadtest first-answer
+LOADTEST_SECONDS ?= 20
 
 evaluate: install artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md
 	$(PY) -m model.evaluate $(EVALUATE_ARGS)
 
 bench: artifacts ## in-process speed per model (one house, 1,000 houses; model vs framework) and the cold start
 	$(PY) -m lambda_fn.api.bench
+
+bench-http: artifacts ## the real server on loopback (needs wrk): req/s, p50/p99, sequential, beside batches, slow clients
+	$(PY) -m scripts.bench_http $(BENCH_HTTP_ARGS)
+
+loadtest: install artifacts ## keep-alive load on the real server with a registry promotion halfway (moto server, 127.0.0.1 only); fails on any error or mixed answer
+	$(PY) -m scripts.loadtest --seconds $(LOADTEST_SECONDS)
 
 first-answer: $(VENV)/.serving ## seconds from a fresh clone of HEAD and an empty pip cache to make serve's first answer
 	$(PY) -m scripts.first_answer

@@ -74,16 +74,15 @@ QUOTA_PER_DAY = 10_000
 CONTAINER_PORT = 8080
 CONTAINER_USER = "1000"  # any non-root uid: /var/task is world-readable, writes go to /tmp only
 HEALTH_CHECK_PATH = "/v1/health"
-# The walking skeleton's HTTP server. The Lambda base image's ENTRYPOINT starts the Lambda
-# runtime client, so the task replaces it. Packages live in /var/task (pip --target), hence
-# PYTHONPATH. --no-control-socket: nobody runs gunicornc in a task, and it would write to $HOME
-# (uid 1000 has none). --worker-tmp-dir /dev/shm: worker heartbeats on tmpfs, the usual
-# container advice, and writable by any uid.
-GUNICORN_ENTRY_POINT = ("python3", "-m", "gunicorn")
-GUNICORN_COMMAND = ("-c", "lambda_fn/api/gunicorn_conf.py", "--no-control-socket", "--worker-tmp-dir", "/dev/shm",
-                    "lambda_fn.api.server:application")
-# 1 vCPU / 2 GiB: 2 sync workers (WEB_CONCURRENCY) use 26 + 2 x 203 MiB = 432 MiB, leaving
-# room for more models; a 1,000-house batch takes a worker 72-190 ms of one core.
+# The HTTP server (uvicorn, lambda_fn/api/serve.py; settings from the environment). The Lambda base
+# image's ENTRYPOINT starts the Lambda runtime client, so the task replaces it. Packages live in
+# /var/task (pip --target), hence PYTHONPATH.
+SERVER_ENTRY_POINT = ("python3", "-m", "lambda_fn.api.serve")
+# The ALB keeps idle connections to targets for 60 s; a target that closes one first races the
+# ALB's next request on it (a 502), so the server's keep-alive outlasts the ALB's.
+SERVER_KEEP_ALIVE_SECONDS = "65"
+# 1 vCPU / 2 GiB: 2 workers (WEB_CONCURRENCY), each holding its own models, leaving room for
+# more models; a 1,000-house batch takes a worker 72-190 ms of one core.
 TASK_CPU = 1024
 TASK_MEMORY_MIB = 2048
 WEB_CONCURRENCY = "2"
@@ -98,7 +97,7 @@ SCALE_IN_COOLDOWN = Duration.seconds(300)
 SCALE_OUT_COOLDOWN = Duration.seconds(60)
 HEALTH_CHECK_INTERVAL = Duration.seconds(15)
 HEALTH_CHECK_GRACE = Duration.seconds(60)  # cold start of 2 workers (~2 s each) plus image pull
-DEREGISTRATION_DELAY = Duration.seconds(30)  # gunicorn graceful_timeout
+DEREGISTRATION_DELAY = Duration.seconds(30)  # the server's graceful shutdown timeout
 ALB_ACCESS_LOG_EXPIRY = Duration.days(90)
 MAX_AZS = 2
 NAT_GATEWAYS = 1  # tasks pull the image and ship logs through it; 2 for AZ-independent egress

@@ -2,8 +2,13 @@
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL, ...)."""
 
 import warnings
+from collections.abc import Callable
+from typing import TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+T = TypeVar("T")
 
 # GET routes price nothing, so they publish no application metric; that is expected, not news.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -13,3 +18,31 @@ SERVICE = "price-service"
 logger = Logger(service=SERVICE)
 tracer = Tracer(service=SERVICE)
 metrics = Metrics(namespace="SoundRealty", service=SERVICE)
+
+
+def traced(function: Callable[..., T]) -> Callable[..., T]:
+    """A route as a trace subsegment, without its answer (that costs time, and is the client's).
+    Where tracing is off (locally, on ECS: no X-Ray daemon) no wrapper at all: the disabled
+    tracer still builds subsegment objects, measured at about 0.1 ms a request."""
+    return function if tracer.disabled else tracer.capture_method(capture_response=False)(function)
+
+
+def traced_handler(function: Callable[..., T]) -> Callable[..., T]:
+    """``tracer.capture_lambda_handler`` where tracing is on; the function itself elsewhere."""
+    return function if tracer.disabled else tracer.capture_lambda_handler(function)
+
+
+def count(name: str, value: float, *, model_version: str) -> None:
+    """Add to metric ``name`` labelled with ``model_version``. Metrics of two versions never share
+    one EMF document (its dimensions label every value in it): a document holding another version
+    is flushed first. Lambda flushes after each invocation; the HTTP server every minute."""
+    if metrics.dimension_set.get("model_version") not in (None, model_version):
+        metrics.flush_metrics()
+    metrics.add_dimension(name="model_version", value=model_version)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+def flush_metrics() -> None:
+    """Print the metrics gathered so far as one EMF document (none if there are none)."""
+    if metrics.metric_set:
+        metrics.flush_metrics()

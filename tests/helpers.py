@@ -8,8 +8,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from lambda_fn.api.asgi import LocalContext
 from lambda_fn.api.handler import lambda_handler
-from lambda_fn.api.server import LocalContext
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 EVENTS_DIR = PROJECT_ROOT / "events"

@@ -1,7 +1,7 @@
 """The ECS alternative: the service image on Fargate behind an Application Load Balancer.
 
-- The task runs the image with the walking skeleton's HTTP server (gunicorn, WSGI adapter to
-  the same handler) as a non-root user, listening on 0.0.0.0:8080; logs go to CloudWatch.
+- The task runs the image with the HTTP server (uvicorn, ASGI adapter to the same handler;
+  ``lambda_fn.api.serve``) as a non-root user, listening on 0.0.0.0:8080; logs go to CloudWatch.
 - The load balancer accepts connections only from ``allowed_cidrs`` (HTTP 80, or HTTPS 443
   with HTTP redirected when a certificate is given), checks ``/v1/health`` and writes access
   logs to S3. Tasks sit in private subnets and accept traffic only from the load balancer.
@@ -60,14 +60,14 @@ class PriceFargateService(Construct):
         self.container = self.task_definition.add_container(
             "Web",
             image=image,
-            entry_point=list(c.GUNICORN_ENTRY_POINT),
-            command=list(c.GUNICORN_COMMAND),
+            entry_point=list(c.SERVER_ENTRY_POINT),
+            command=[],
             working_directory=c.IMAGE_WORKDIR,
             user=c.CONTAINER_USER,
             environment=self._environment(log_level=log_level, default_model=default_model),
             port_mappings=[ecs.PortMapping(container_port=c.CONTAINER_PORT, name="http")],
             logging=ecs.LogDrivers.aws_logs(stream_prefix=c.SERVICE_NAME, log_group=self.log_group),
-            # gunicorn's graceful_timeout is 30 s; stop after it, not at the same moment.
+            # The server's graceful shutdown takes up to 30 s; stop after it, not at the same moment.
             stop_timeout=Duration.seconds(35),
         )
         acknowledge(self.task_definition.obtain_execution_role(), "AwsSolutions-IAM5[Resource::*]",
@@ -155,6 +155,7 @@ class PriceFargateService(Construct):
             "HOST": "0.0.0.0",  # inside the task's own network namespace; the security group guards it
             "PORT": str(c.CONTAINER_PORT),
             "WEB_CONCURRENCY": c.WEB_CONCURRENCY,
+            "KEEP_ALIVE_SECONDS": c.SERVER_KEEP_ALIVE_SECONDS,
             "PYTHONPATH": c.IMAGE_WORKDIR,
             "POWERTOOLS_SERVICE_NAME": c.SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": c.METRICS_NAMESPACE,

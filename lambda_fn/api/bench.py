@@ -31,9 +31,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from lambda_fn.api.asgi import LocalContext
 from lambda_fn.api.handler import lambda_handler
 from lambda_fn.api.schemas import House
-from lambda_fn.api.server import LocalContext
 from lambda_fn.core.market import today
 from lambda_fn.observability import logger
 from lambda_fn.registry.serving import get_model_store

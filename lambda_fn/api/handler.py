@@ -17,8 +17,8 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.logging import correlation_paths
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BeforeValidator, ValidationError
 
@@ -28,6 +28,7 @@ from lambda_fn.api.media_type import normalise_content_type
 from lambda_fn.api.schemas import (
     BatchRequest,
     BatchResponse,
+    ErrorResponse,
     HealthResponse,
     House,
     ModelRef,
@@ -40,7 +41,7 @@ from lambda_fn.api.schemas import (
 )
 from lambda_fn.core.market import today
 from lambda_fn.core.predictor import Predictor, Pricing
-from lambda_fn.observability import logger, metrics, tracer
+from lambda_fn.observability import count, logger, metrics, traced, traced_handler
 from lambda_fn.registry.serving import get_model_store
 
 API_VERSION = "1.0.0"
@@ -49,6 +50,28 @@ AsOf = Annotated[datetime.date | None, BeforeValidator(iso_day), Query(
     description="the day the price is asked for, YYYY-MM-DD (today if absent); days after May 2015, the data's "
                 "last month, are priced at May 2015; days before May 2014 are refused")]
 
+# The error answers a route can give (lambda_fn.api.errors, and the body limits of lambda_fn.api.asgi),
+# declared so the OpenAPI document lists them with their one body format instead of Powertools'
+# default 422 body, which this API never sends.
+ERROR_ANSWERS = {
+    400: "Malformed JSON, an unknown query parameter or an unknown model",
+    408: "The body took longer than 10 seconds to arrive (local and ECS server)",
+    413: "The body is over 10 MB",
+    415: "The body is not sent as application/json",
+    422: "A field or query parameter is invalid; details name each one",
+}
+
+
+def _answers(*errors: int) -> dict[int, OpenAPIResponse]:
+    """A route's documented answers: 200 with its return type (Powertools fills it in), and ``errors``."""
+    return {200: {"description": "Successful Response"},
+            **{status: {"description": ERROR_ANSWERS[status], "content": {"application/json": {"model": ErrorResponse}}}
+               for status in errors}}
+
+
+QUERY_ONLY = _answers(400, 422)
+WITH_BODY = _answers(400, 408, 413, 415, 422)
+
 app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json_body)
 app.enable_swagger(path=routes.SWAGGER_PATH, title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
@@ -56,9 +79,11 @@ errors.install(app)
 
 
 def follow_model_registry(app: APIGatewayRestResolver, next_middleware):
-    """Before each route: let the store swap in newly promoted versions (a no-op without a registry);
-    after it, the security headers every answer carries (error answers set them themselves)."""
-    get_model_store().refresh()
+    """Before each route: let the store swap in newly promoted versions (a no-op without a registry,
+    or where a background thread does it), within the invocation's remaining time; after it, the
+    security headers every answer carries (error answers set them themselves)."""
+    remaining_ms = getattr(app.lambda_context, "get_remaining_time_in_millis", None)
+    get_model_store().refresh(seconds_left=remaining_ms() / 1000 if remaining_ms else None)
     response = next_middleware(app)
     response.headers.update(errors.SECURITY_HEADERS)
     return response
@@ -74,8 +99,7 @@ def _model_ref(predictor: Predictor) -> ModelRef:
 def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None) -> Pricing:
     asked_on = as_of or today()
     pricing = predictor.price(houses, asked_on)
-    metrics.add_dimension(name="model_version", value=predictor.version)
-    metrics.add_metric(name="Predictions", unit=MetricUnit.Count, value=len(pricing.prices))
+    count("Predictions", len(pricing.prices), model_version=predictor.version)
     logger.append_keys(model_name=predictor.name, model_version=predictor.version)
     logger.info("priced houses", extra={"houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
     return pricing
@@ -93,15 +117,16 @@ def _one_price(house: dict, predictor: Predictor, as_of: datetime.date | None) -
                               warnings=_warnings(pricing))
 
 
-@app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)")
-@tracer.capture_method(capture_response=False)  # no answer in the trace: it costs time, and is the client's
+@app.post("/v1/predict", summary="Price one house (all columns of future_unseen_examples.csv)",
+          responses=WITH_BODY)
+@traced
 def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
     errors.require_json_object(app.current_event)
     return _one_price(house.model_dump(), get_model_store().get(model), as_of)
 
 
-@app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order")
-@tracer.capture_method(capture_response=False)  # no answer in the trace: it costs time, and is the client's
+@app.post("/v1/predict/batch", summary="Price 1 to 1,000 houses, answered in input order", responses=WITH_BODY)
+@traced
 def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
     errors.require_json_object(app.current_event)
     predictor = get_model_store().get(model)
@@ -111,8 +136,9 @@ def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = 
 
 
 @app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "
-                                         "(GET /v1/models lists them: 8 for basic, 18 for gbm)")
-@tracer.capture_method(capture_response=False)  # no answer in the trace: it costs time, and is the client's
+                                         "(GET /v1/models lists them: 8 for basic, 18 for gbm)",
+          responses=WITH_BODY)
+@traced
 def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model's required_fields")],
                     model: ModelChoice = None, as_of: AsOf = None) -> PredictionResponse:
     errors.require_json_object(app.current_event)
@@ -125,7 +151,8 @@ def predict_minimal(house: Annotated[dict[str, Any], Body(description="the model
     return _one_price(validated.model_dump(), predictor, as_of)
 
 
-@app.get("/v1/models", summary="The models served: name, version, default, fields, interval, metrics")
+@app.get("/v1/models", summary="The models served: name, version, default, fields, interval, metrics",
+         responses=QUERY_ONLY)
 def list_models() -> ModelsResponse:
     store = get_model_store()
     return ModelsResponse(default=store.default, models=[
@@ -133,12 +160,13 @@ def list_models() -> ModelsResponse:
         for metadata in store.metadata()])
 
 
-@app.get("/v1/health", summary="Liveness: the default model is loaded and answering")
+@app.get("/v1/health", summary="Liveness: the default model is loaded and answering", responses=QUERY_ONLY)
 def health() -> HealthResponse:
     return HealthResponse(status="ok", model=_model_ref(get_model_store().get()))
 
 
-@app.get("/v1/model", summary="Metadata of the served model: version, metrics, zipcodes, fields")
+@app.get("/v1/model", summary="Metadata of the served model: version, metrics, zipcodes, fields",
+         responses=QUERY_ONLY)
 def model_metadata(model: ModelChoice = None) -> dict:
     predictor = get_model_store().get(model)
     return {**predictor.metadata, "required_fields": predictor.required_fields, "zipcodes": predictor.zipcodes}
@@ -146,9 +174,17 @@ def model_metadata(model: ModelChoice = None) -> dict:
 
 # clear_state: keys appended for one request (model_version, ...) must not label the next one's logs.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
-@tracer.capture_lambda_handler
+@traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    """Lambda's entry point: metrics are flushed after every invocation, as Lambda needs."""
+    return app.resolve(normalise_content_type(event), context)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
+def http_handler(event: dict, context: LambdaContext) -> dict:
+    """The HTTP server's entry point (``lambda_fn.api.asgi``): the same app and logs, but metrics
+    gather across requests and the server flushes them (``observability.flush_metrics``)."""
     return app.resolve(normalise_content_type(event), context)
 
 

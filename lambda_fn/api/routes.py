@@ -38,9 +38,10 @@ def refuse_unknown_query_parameters(app: APIGatewayRestResolver, next_middleware
     """Powertools middleware. A misspelled ``?modle=basic`` must not silently price with the default
     model, and ``/v1/health?as_of=...`` must not look as if the day mattered there."""
     given = app.current_event.query_string_parameters
-    if given:
-        event = app.current_event
-        known = query_parameters(app).get((event.http_method, event.path), ())
+    event = app.current_event
+    known = query_parameters(app).get((event.http_method, event.path))
+    # No such route (a wrong method, say): the not-found answer says so, not a query complaint.
+    if given and known is not None:
         unknown = sorted(set(given) - set(known))
         if unknown:
             raise UnknownQueryParameterError(unknown[0], known)

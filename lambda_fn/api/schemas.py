@@ -70,7 +70,9 @@ def _not_in_future(year: int) -> int:
 
 WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
 Year = Annotated[WholeNumber, AfterValidator(_not_in_future)]
-Zipcode = Annotated[int, BeforeValidator(_zipcode), Field(ge=98001, le=98199, description="King County zipcode")]
+# The bounds come before the validator: after it, pydantic writes them into the OpenAPI document as
+# "ge"/"le", which are not JSON Schema, so the document would allow any integer as a zipcode.
+Zipcode = Annotated[int, Field(ge=98001, le=98199, description="King County zipcode"), BeforeValidator(_zipcode)]
 
 
 class _Strict(BaseModel):

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 import uuid
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -42,13 +44,32 @@ from lambda_fn.registry.artifacts import METADATA_FILE, ArtifactError, load_pred
 HISTORY_LIMIT = 20  # rollback depth kept in the pointer (an SSM standard parameter holds 4 KB)
 # Names and versions become S3 keys and local folder names: no slashes, no leading dot.
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-# Connect fast and retry once: a request that notices a new pointer pays for this, and an
-# unreachable registry must cost seconds, not the function's timeout.
-CLIENT_TIMEOUTS = {"connect_timeout": 2, "read_timeout": 10, "retries": {"mode": "standard", "max_attempts": 2}}
+# Connect fast, never retry: in Lambda a request that notices a new pointer pays for the swap, and
+# a failed swap is retried by the next check anyway. One call then lasts at most
+# connect + read (a version's files are far below S3's 8 MB multipart threshold: one GET each).
+CLIENT_TIMEOUTS = {"connect_timeout": 1, "read_timeout": 2, "retries": {"mode": "standard", "max_attempts": 1}}
+WORST_CALL_SECONDS = CLIENT_TIMEOUTS["connect_timeout"] + CLIENT_TIMEOUTS["read_timeout"]
 
 
 class RegistryError(Exception):
     """The registry is unreachable, or holds no usable answer for what was asked."""
+
+
+@dataclass(frozen=True)
+class TimeBudget:
+    """The moment a swap must be done by (``clock`` seconds). ``check`` refuses to start a network
+    call that, at its worst, would end after it: a swap inside a Lambda request stops before the
+    function's timeout, however slow S3 is."""
+
+    ends_at: float
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False)
+
+    def allows_a_call(self) -> bool:
+        return self.clock() + WORST_CALL_SECONDS <= self.ends_at
+
+    def check(self, step: str) -> None:
+        if not self.allows_a_call():
+            raise RegistryError(f"no time left in this request to {step}; the next check retries")
 
 
 def check_id(kind: str, value: str) -> str:
@@ -154,11 +175,13 @@ def is_parameter_not_found(error: BaseException) -> bool:
     return False
 
 
-def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path) -> Path:
+def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path,
+                     budget: TimeBudget | None = None) -> Path:
     """``metadata.json`` of ``name``/``version``, then every file it lists, into ``folder`` (which
-    must not exist yet). Names come from the metadata, so only plain file names are accepted."""
+    must not exist yet), each started only within ``budget``. Names come from the metadata, so only
+    plain file names are accepted."""
     folder.mkdir(parents=True)
-    _download(s3, location, name, version, METADATA_FILE, folder)
+    _download(s3, location, name, version, METADATA_FILE, folder, budget)
     try:
         files = read_metadata(folder)["files"]
     except ArtifactError as error:
@@ -166,11 +189,14 @@ def download_version(s3: Any, location: RegistryLocation, name: str, version: st
     for file in files:
         if not _SAFE_ID.fullmatch(file):
             raise ArtifactError(f"{location.url(name, version, METADATA_FILE)} lists an unsafe file name {file!r}")
-        _download(s3, location, name, version, file, folder)
+        _download(s3, location, name, version, file, folder, budget)
     return folder
 
 
-def _download(s3: Any, location: RegistryLocation, name: str, version: str, file: str, folder: Path) -> None:
+def _download(s3: Any, location: RegistryLocation, name: str, version: str, file: str, folder: Path,
+              budget: TimeBudget | None) -> None:
+    if budget is not None:
+        budget.check(f"download {location.url(name, version, file)}")
     try:
         s3.download_file(location.bucket, location.key(name, version, file), str(folder / file))
     except Exception as error:  # botocore's ClientError / BotoCoreError, s3transfer's errors
@@ -178,12 +204,14 @@ def _download(s3: Any, location: RegistryLocation, name: str, version: str, file
                             f"{describe_aws_error(error)}") from error
 
 
-def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str, workdir: Path) -> Predictor:
-    """Download, verify, load and smoke-test one registry version; the downloaded files are removed
-    whatever happens (the returned predictor holds everything it needs in memory)."""
+def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str, workdir: Path,
+                    budget: TimeBudget | None = None) -> Predictor:
+    """Download (within ``budget``, if any), verify, load and smoke-test one registry version; the
+    downloaded files are removed whatever happens (the returned predictor holds everything it
+    needs in memory)."""
     folder = Path(workdir) / f"{check_id('name', name)}-{check_id('version', version)}-{uuid.uuid4().hex[:8]}"
     try:
-        download_version(s3, location, name, version, folder)
+        download_version(s3, location, name, version, folder, budget)
         metadata = read_metadata(folder)
         if (metadata.get("name"), metadata.get("version")) != (name, version):
             raise ArtifactError(f"{location.url(name, version)} holds {metadata.get('name')} {metadata.get('version')} "

@@ -39,7 +39,7 @@ class UnknownModelError(LookupError):
 class ModelUpdates(Protocol):
     """A source of newer model versions (the registry); it swaps them in with ``store.replace``."""
 
-    def refresh(self, store: ModelStore, *, force: bool = False) -> None: ...
+    def refresh(self, store: ModelStore, *, force: bool = False, seconds_left: float | None = None) -> None: ...
 
 
 class LocalVersion:
@@ -82,6 +82,7 @@ class ModelStore:
         self._served = dict(served)
         self.default = default
         self.updates = updates
+        self._background: threading.Event | None = None  # set: the background thread must stop
 
     def names(self) -> list[str]:
         return sorted(self._served)
@@ -107,10 +108,31 @@ class ModelStore:
     def replace(self, predictor: Served) -> None:
         self._served = {**self._served, predictor.name: predictor}
 
-    def refresh(self, *, force: bool = False) -> None:
-        """Swap in newly promoted versions, if this process follows a model registry; never raises."""
-        if self.updates is not None:
-            self.updates.refresh(self, force=force)
+    def refresh(self, *, force: bool = False, seconds_left: float | None = None) -> None:
+        """Swap in newly promoted versions, if this process follows a model registry, spending at
+        most about ``seconds_left``; never raises. A no-op once a background thread refreshes
+        (unless forced): then requests never wait for a swap."""
+        if self.updates is not None and (force or self._background is None):
+            self.updates.refresh(self, force=force, seconds_left=seconds_left)
+
+    def refresh_in_background(self, every_seconds: float | None = None) -> None:
+        """Follow the registry from a daemon thread, every ``every_seconds`` (the updates' own
+        interval by default, at least 1 s); request-path ``refresh()`` calls stop checking.
+        For long-running servers; Lambda runs no code between invocations, so it never calls this."""
+        if self.updates is None or self._background is not None:
+            return
+        interval = max(1.0, every_seconds or getattr(self.updates, "refresh_seconds", 30))
+        stop = self._background = threading.Event()
+
+        def follow() -> None:
+            while not stop.wait(interval):
+                self.updates.refresh(self)
+
+        threading.Thread(target=follow, name="model-registry-refresh", daemon=True).start()
+
+    def stop_background_refresh(self) -> None:
+        if self._background is not None:
+            self._background.set()
 
 
 def local_version(model_dir: Path, name: str) -> LocalVersion:

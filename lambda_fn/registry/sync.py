@@ -2,9 +2,10 @@
 
 Layout and pointer format: ``lambda_fn.registry.layout``. Contract:
 
-- ``RegistrySync.refresh(store)`` runs once at cold start (``get_model_store``) and at the start
-  of every request (a middleware of the API). Lambda runs no code between
-  invocations, so the request path is the one place a check can run on both front doors; it
+- ``RegistrySync.refresh(store)`` runs once at cold start (``get_model_store``), then:
+  in Lambda, which runs no code between invocations, at the start of every request (a
+  middleware of the API), bounded by the request's remaining time (``seconds_left``); in the
+  HTTP server (local, ECS), from a background thread, so no request waits for a swap. A check
   costs a lock attempt and a cache lookup, because the pointer parameters are read through
   Powertools parameters with ``max_age=MODEL_REFRESH_SECONDS``.
 - When a pointer names a version other than the one served, the version is downloaded to
@@ -39,6 +40,7 @@ from lambda_fn.registry.layout import (
     Pointer,
     RegistryError,
     RegistryLocation,
+    TimeBudget,
     aws_client,
     describe_version,
     fetch_predictor,
@@ -52,6 +54,8 @@ if TYPE_CHECKING:
 
 # Reasons that are news, not bugs: printed without a traceback.
 EXPECTED_FAILURES = (RegistryError, ArtifactError)
+# What a request still needs after a swap inside it: price and answer.
+ANSWER_MARGIN_SECONDS = 1.0
 
 
 class RegistrySync:
@@ -80,14 +84,18 @@ class RegistrySync:
                    refresh_seconds=settings.refresh_seconds, download_dir=settings.download_dir,
                    ssm=aws_client("ssm"), s3=aws_client("s3"))
 
-    def refresh(self, store: ModelStore, *, force: bool = False) -> None:
-        """Swap in every model whose pointer moved; never raises, never blocks on another refresh."""
+    def refresh(self, store: ModelStore, *, force: bool = False, seconds_left: float | None = None) -> None:
+        """Swap in every model whose pointer moved; never raises, never blocks on another refresh.
+        ``seconds_left`` (a Lambda request's remaining time) bounds the swap: a network call starts
+        only if, at its worst, it ends ``ANSWER_MARGIN_SECONDS`` before that time runs out."""
         if not force and self.clock() < self._paused_until:
             return
+        budget = None if seconds_left is None else TimeBudget(
+            self.clock() + seconds_left - ANSWER_MARGIN_SECONDS, self.clock)
         if not self._lock.acquire(blocking=False):
             return
         try:
-            healthy = all([self._follow(store, name) for name in self._baked])
+            healthy = all([self._follow(store, name, budget) for name in self._baked])
         except Exception:  # a bug here must cost a log line, never a request
             logger.exception("model registry refresh failed: still serving the current models")
             healthy = False
@@ -96,14 +104,16 @@ class RegistrySync:
         if not healthy:
             self._paused_until = self.clock() + self.refresh_seconds
 
-    def _follow(self, store: ModelStore, name: str) -> bool:
+    def _follow(self, store: ModelStore, name: str, budget: TimeBudget | None) -> bool:
         wanted: str | None = None
         served = store.version_of(name)
+        if budget is not None and not budget.allows_a_call():
+            return True   # too little time to even ask: a later request checks, nothing failed
         try:
             wanted = self._wanted_version(name)
             if (wanted or self._baked[name]) == served:
                 return True
-            predictor = self._load(name, wanted)
+            predictor = self._load(name, wanted, budget)
             store.replace(predictor)
         except Exception as error:  # a release must never break serving: keep the current model
             self._report_failure(name, wanted, served, error)
@@ -127,10 +137,10 @@ class RegistrySync:
         self._absent_until.pop(parameter, None)
         return Pointer.parse(raw, source=parameter).version
 
-    def _load(self, name: str, version: str | None) -> Predictor:
+    def _load(self, name: str, version: str | None, budget: TimeBudget | None) -> Predictor:
         if version is None or version == self._baked[name]:
             return local_version(self._model_dir, name).load()
-        return fetch_predictor(self.s3, self.location, name, version, self._download_dir)
+        return fetch_predictor(self.s3, self.location, name, version, self._download_dir, budget)
 
     def _report_failure(self, name: str, wanted: str | None, served: str, error: Exception) -> None:
         logger.error("model swap failed: still serving the current model",

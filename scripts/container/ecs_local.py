@@ -5,7 +5,7 @@
 Entry point, command, user, working directory, environment and CPU/memory come from the
 synthesized ECS task definition, so this is the task's container, not a look-alike. Two things
 differ because this is one machine without a task network: the container joins the host network
-and gunicorn listens on 127.0.0.1:PORT instead of 0.0.0.0:8080 (HOST and PORT are overridden).
+and the server listens on 127.0.0.1:PORT instead of 0.0.0.0:8080 (HOST and PORT are overridden).
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ECS task container '{container.name}' ({container.stack}) as user {spec.user} on {base} "
           f"(Ctrl-C stops it); try:\n  curl {base}/v1/health\n"
           f"  .venv/bin/python scripts/submit_examples.py --url {base}", flush=True)
-    os.execvp(cmd[0], cmd)  # Ctrl-C reaches docker, which stops gunicorn and removes the container
+    os.execvp(cmd[0], cmd)  # Ctrl-C reaches docker, which stops the server and removes the container
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from email.message import Message
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,17 +27,18 @@ def _loopback_only(url: str) -> None:
 
 
 def request(url: str, method: str = "GET", body: Any = None, *, timeout: float = 30.0,
-            headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
-    """(status, headers, JSON body or text); HTTP errors are answers, not exceptions."""
+            headers: dict[str, str] | None = None) -> tuple[int, Message, Any]:
+    """(status, headers (names case-insensitive, as in HTTP), JSON body or text); HTTP errors are
+    answers, not exceptions."""
     _loopback_only(url)
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     all_headers = {"Content-Type": "application/json", **(headers or {})}
     req = urllib.request.Request(url, data=data, method=method, headers=all_headers)
     try:
         with urllib.request.urlopen(req, timeout=timeout) as response:
-            status, response_headers, payload = response.status, dict(response.headers), response.read()
+            status, response_headers, payload = response.status, response.headers, response.read()
     except urllib.error.HTTPError as error:
-        status, response_headers, payload = error.code, dict(error.headers), error.read()
+        status, response_headers, payload = error.code, error.headers, error.read()
     text = payload.decode("utf-8", errors="replace")
     try:
         return status, response_headers, json.loads(text)

@@ -49,10 +49,10 @@ def test_bad_input_gets_the_same_422_as_in_process(service):
     assert body == invoke(load_event("bad_missing_field"))[1]
 
 
-def test_gunicorn_runs_as_the_task_user_not_root(service, synthesized):
+def test_the_server_runs_as_the_task_user_not_root(service, synthesized):
     task_user = cdk_templates.ecs_container(synthesized).user
     processes = run(["docker", "top", service.name, "-eo", "pid,uid,args"]).stdout.splitlines()[1:]
-    gunicorn_uids = {line.split()[1] for line in processes if "gunicorn" in line}
+    server_uids = {line.split()[1] for line in processes if "python" in line}
 
     assert task_user and task_user != "0"
-    assert gunicorn_uids == {task_user}, processes
+    assert server_uids == {task_user}, processes

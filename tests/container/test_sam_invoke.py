@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 
+from lambda_fn.api.asgi import LocalContext
 from lambda_fn.api.handler import lambda_handler
-from lambda_fn.api.server import LocalContext
 from lambda_fn.registry.artifacts import latest_version_folder
 from lambda_fn.settings import DEFAULT_MODEL_DIR, Settings
 from tests.container.conftest import comparable, event_files

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from lambda_fn.api.asgi import LocalContext
 from lambda_fn.api.handler import lambda_handler
-from lambda_fn.api.server import LocalContext
 from lambda_fn.core.features import HOUSE_COLUMNS
 from lambda_fn.settings import Settings
 from tests.helpers import EVENTS_DIR, event_body, invoke, load_event, with_body
@@ -191,8 +191,8 @@ def test_openapi_document_describes_every_route():
 def invoke_raw(event):
     import uuid
 
+    from lambda_fn.api.asgi import LocalContext
     from lambda_fn.api.handler import lambda_handler
-    from lambda_fn.api.server import LocalContext
 
     return lambda_handler(event, LocalContext(aws_request_id=str(uuid.uuid4())))
 

@@ -85,6 +85,17 @@ def test_a_query_parameter_the_route_does_not_read_is_refused(event, query, word
     assert answer["details"][0]["field"] == next(iter(query))
 
 
+@pytest.mark.parametrize(("event", "method"), [("predict", "PUT"), ("model", "DELETE")])
+def test_a_wrong_method_with_a_query_is_not_found_not_a_query_complaint(event, method):
+    request = with_body(load_event(event), load_event(event).get("body"), model="gbm")
+    request["httpMethod"] = method
+
+    status, answer = invoke(request)
+
+    assert status == 404
+    assert method in answer["message"]
+
+
 def test_the_openapi_document_still_takes_its_format():
     event = load_event("health")
     event["path"] = event["resource"] = "/v1/swagger"

@@ -61,3 +61,34 @@ def test_a_client_error_is_not_counted_as_a_server_error(capsys):
 
     assert status == 422
     assert not [line for line in json_lines(capsys.readouterr().out) if "ServerErrors" in line]
+
+
+def _predictions(stdout: str) -> list[dict]:
+    return [line for line in json_lines(stdout) if "_aws" in line and "Predictions" in line]
+
+
+def test_the_http_server_gathers_metrics_and_flushes_them_as_one_document(capsys):
+    from lambda_fn.api.asgi import LocalContext
+    from lambda_fn.api.handler import http_handler
+    from lambda_fn.observability import flush_metrics
+
+    for _ in range(3):
+        http_handler(load_event("predict_batch"), LocalContext(aws_request_id="r"))
+    assert _predictions(capsys.readouterr().out) == []   # nothing printed per request
+
+    flush_metrics()
+
+    [document] = _predictions(capsys.readouterr().out)
+    assert document["Predictions"] == [5.0, 5.0, 5.0]
+
+
+def test_gathered_metrics_of_two_model_versions_never_share_a_document(capsys):
+    from lambda_fn.observability import count, flush_metrics
+
+    count("Predictions", 1, model_version="v1")
+    count("Predictions", 2, model_version="v1")
+    count("Predictions", 7, model_version="v2")
+    flush_metrics()
+
+    documents = _predictions(capsys.readouterr().out)
+    assert [(d["model_version"], d["Predictions"]) for d in documents] == [("v1", [1.0, 2.0]), ("v2", [7.0])]

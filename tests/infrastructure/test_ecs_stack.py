@@ -19,13 +19,13 @@ def _container(template):
 
 def test_task_runs_the_http_server_as_a_non_root_user(ecs):
     task, container = _container(ecs)
-    assert container["EntryPoint"] == ["python3", "-m", "gunicorn"]
-    command = container["Command"]
-    assert command[:2] == ["-c", "lambda_fn/api/gunicorn_conf.py"] and command[-1] == "lambda_fn.api.server:application"
+    assert container["EntryPoint"] == ["python3", "-m", "lambda_fn.api.serve"]
+    assert not container.get("Command")
     assert container["User"] == "1000"
     assert container["WorkingDirectory"] == "/var/task"
     environment = {pair["Name"]: pair["Value"] for pair in container["Environment"]}
     assert {"HOST": "0.0.0.0", "PORT": "8080", "PYTHONPATH": "/var/task"}.items() <= environment.items()
+    assert int(environment["KEEP_ALIVE_SECONDS"]) > 60  # outlasts the ALB's idle timeout
     assert environment["POWERTOOLS_SERVICE_NAME"] == "price-service"
     assert container["PortMappings"] == [{"ContainerPort": 8080, "Name": "http", "Protocol": "tcp"}]
     assert task["RuntimePlatform"] == {"CpuArchitecture": "X86_64", "OperatingSystemFamily": "LINUX"}

@@ -1,14 +1,11 @@
-"""`make serve` end to end: gunicorn on a real loopback socket, answered by the Lambda handler."""
+"""`make serve` end to end: the server on a real loopback socket, answered by the Lambda handler."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import os
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
@@ -17,44 +14,14 @@ import pytest
 from tests.helpers import PROJECT_ROOT, event_body, invoke, load_event
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def base_url():
-    port = _free_port()
-    env = {**os.environ, "HOST": "127.0.0.1", "PORT": str(port), "WEB_CONCURRENCY": "2"}
-    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "lambda_fn/api/gunicorn_conf.py",
-                                "lambda_fn.api.server:application"], cwd=PROJECT_ROOT, env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/v1/health", timeout=2):
-                    break
-            except OSError:  # refused, reset or timed out while the workers start
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"gunicorn did not answer: {process.stderr.read().decode()[-2000:]}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def request(url, method="GET", body=None, content_type="application/json"):
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(req, timeout=10) as response:
-            return response.status, dict(response.headers), json.loads(response.read())
+            return response.status, response.headers, json.loads(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, dict(error.headers), json.loads(error.read())
+        return error.code, error.headers, json.loads(error.read())
 
 
 def test_prediction_over_http_equals_the_in_process_handler(base_url):
@@ -123,3 +90,85 @@ def test_the_example_script_prices_all_100_future_houses(base_url):
     assert "2014-15" in default.stdout
     assert "80% range" in default.stdout  # the default model (gbm) gives every price a range
     assert "$396,520" in basic.stdout
+
+
+def _connection(base_url: str) -> http.client.HTTPConnection:
+    host, port = base_url.removeprefix("http://").split(":")
+    return http.client.HTTPConnection(host, int(port), timeout=10)
+
+
+def test_answers_name_no_server_and_forbid_sniffing(base_url):
+    for path in ("/v1/health", "/v1/nothing-here"):
+        with urllib.request.urlopen(urllib.request.Request(f"{base_url}{path}"), timeout=10) if path == "/v1/health" \
+                else _open_error(f"{base_url}{path}") as response:
+            headers = {name.lower(): value for name, value in response.headers.items()}
+            assert "server" not in headers, headers
+            assert headers["x-content-type-options"] == "nosniff"
+
+
+def _open_error(url):
+    try:
+        urllib.request.urlopen(url, timeout=10)
+    except urllib.error.HTTPError as error:
+        return error
+    raise AssertionError(f"{url} answered 2xx")
+
+
+@pytest.mark.parametrize("path", ["/v1/predict%2fbatch", "/v1/predict%2Fbatch", "/v1%2Fpredict"])
+def test_an_encoded_slash_does_not_route(base_url, path):
+    status, _, body = request(f"{base_url}{path}", "POST", event_body("predict_batch"))
+
+    assert status == 404, body
+
+
+def test_one_kept_alive_connection_answers_many_requests(base_url):
+    connection = _connection(base_url)
+    body = json.dumps(event_body("predict")).encode()
+    try:
+        for _ in range(20):
+            connection.request("POST", "/v1/predict", body=body, headers={"Content-Type": "application/json"})
+            response = connection.getresponse()
+            response.read()
+            assert response.status == 200
+            assert response.getheader("Connection", "keep-alive").lower() != "close"
+        # http.client reconnects silently when a server closes; one socket means it never did
+        assert connection.sock is not None
+    finally:
+        connection.close()
+
+
+def test_a_body_over_api_gateways_limit_is_refused_unread(base_url):
+    connection = _connection(base_url)
+    try:
+        connection.putrequest("POST", "/v1/predict/batch")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", str(11 * 1024 * 1024))
+        connection.endheaders()  # nothing of the 11 MB is sent
+        response = connection.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        connection.close()
+
+    assert response.status == 413
+    assert answer["details"] == [{"field": "body", "problem": "must be at most 10485760 bytes"}]
+
+
+def test_concurrent_distinct_houses_each_get_their_own_price(base_url):
+    """Sixty requests at once over separate sockets, each a different house: every answer is the
+    in-process price of the house it asked about (none lost, none swapped with another)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    houses = []
+    for i in range(60):
+        house = dict(event_body("predict"))
+        house["sqft_living"] = 1200 + 25 * i
+        house["sqft_above"] = house["sqft_living"]
+        house["sqft_basement"] = 0
+        houses.append(house)
+    expected = [invoke({**load_event("predict"), "body": json.dumps(h)})[1]["price"] for h in houses]
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        answers = list(pool.map(lambda h: request(f"{base_url}/v1/predict", "POST", h), houses))
+
+    assert [status for status, _, _ in answers] == [200] * 60
+    assert [body["price"] for _, _, body in answers] == expected

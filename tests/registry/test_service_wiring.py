@@ -10,8 +10,8 @@ import pytest
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 
 from lambda_fn import settings
+from lambda_fn.api.asgi import LocalContext
 from lambda_fn.api.handler import follow_model_registry
-from lambda_fn.api.server import LocalContext
 from lambda_fn.registry import serving
 from lambda_fn.registry.layout import HISTORY_LIMIT, Pointer, RegistryError, RegistryLocation
 from tests.helpers import invoke, load_event
