@@ -53,8 +53,9 @@ clean:
 
 # ---- AWS CDK (infra/, cdk.json, package.json) -----------------------------------------------------
 # The CDK CLI is pinned in package.json (npm ci installs it); the app runs on .venv's Python.
-# Synth needs no AWS credentials and no Docker; deploy needs both. CDK_ARGS passes context, e.g.
-#   make deploy CDK_ARGS="-c stage=prod -c allowedCidrs=198.51.100.0/24"
+# Synth needs no AWS credentials and no Docker; deploy needs both. Settings: config/<stage>.json;
+# the AWS profile gives account and region. CDK_ARGS passes context, e.g.
+#   make deploy CDK_ARGS="-c stage=prod"      make synth CDK_ARGS="-c ecs=true -c memoryMb=3008"
 CDK := npx --no-install cdk
 CDK_ARGS ?=
 .PHONY: synth cfn-lint deploy diff destroy
@@ -62,7 +63,7 @@ CDK_ARGS ?=
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
 
-synth: install node_modules/.package-lock.json ## CloudFormation for the three stacks into cdk.out (runs cdk-nag; no AWS, no Docker)
+synth: install node_modules/.package-lock.json ## CloudFormation for the stage's stacks into cdk.out (runs cdk-nag; no AWS, no Docker)
 	$(CDK) synth --quiet $(CDK_ARGS)
 
 cfn-lint: synth ## cfn-lint every synthesized template (W3005: CDK's explicit DependsOn beside a Ref)
@@ -72,7 +73,7 @@ diff: install artifacts node_modules/.package-lock.json ## what a deploy would c
 	$(CDK) diff --all $(CDK_ARGS)
 
 # A single-platform image manifest: Lambda refuses BuildKit's provenance attestation index.
-deploy: install artifacts node_modules/.package-lock.json ## build the image and deploy the three stacks (AWS credentials, Docker)
+deploy: install artifacts node_modules/.package-lock.json ## build the image and deploy the stage's stacks (AWS credentials, Docker)
 	BUILDX_NO_DEFAULT_ATTESTATIONS=1 $(CDK) deploy --all --require-approval broadening $(CDK_ARGS)
 
 destroy: node_modules/.package-lock.json ## delete the stacks (log groups, log buckets and the model registry bucket are retained)
@@ -135,7 +136,7 @@ registry-rollback: install ## point REGISTRY_MODEL back at the version active be
 # EVALUATE_ARGS="--model gbm" or "--folder model/artifacts/gbm/<version>" for one version.
 # bench: warm in-process p50/p99 through lambda_handler, one house and 1,000, per model.
 EVALUATE_ARGS ?=
-.PHONY: evaluate bench bench-http loadtest first-answer
+.PHONY: evaluate bench bench-http bench-instructions loadtest first-answer
 LOADTEST_SECONDS ?= 20
 
 evaluate: install artifacts ## evaluate every model: metrics, verdict, plots, reports/README.md
@@ -146,6 +147,9 @@ bench: artifacts ## in-process speed per model (one house, 1,000 houses; model v
 
 bench-http: artifacts ## the real server on loopback (needs wrk): req/s, p50/p99, sequential, beside batches, slow clients
 	$(PY) -m scripts.bench_http $(BENCH_HTTP_ARGS)
+
+bench-instructions: artifacts ## instructions per request by part, under callgrind (needs valgrind; steady where seconds are not)
+	$(PY) -m scripts.instructions $(PARTS)
 
 loadtest: install artifacts ## keep-alive load on the real server with a registry promotion halfway (moto server, 127.0.0.1 only); fails on any error or mixed answer
 	$(PY) -m scripts.loadtest --seconds $(LOADTEST_SECONDS)

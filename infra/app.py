@@ -1,30 +1,47 @@
-"""The CDK app: two ways of serving the same image, one stack each, settings from CDK context.
+"""The CDK app: two ways of serving the same image, one stack each, settings per stage.
 
     PriceServiceServerless-<stage>  client -> API Gateway (API key) -> Lambda alias live -> image
     PriceServiceEcs-<stage>         client (allowed CIDRs) -> ALB -> Fargate tasks -> same image
+                                    (only with the setting ``ecs``)
     PriceServiceModels-<stage>      S3 model registry + SSM "active version" pointers, read by both
 
-Run by the CDK CLI (``cdk.json``: ``.venv/bin/python -m infra.app``). Synth makes no AWS call,
-builds no image and reads no git state; cdk-nag's AwsSolutionsChecks run on every synth.
+Run by the CDK CLI (``cdk.json``: ``.venv/bin/python -m infra.app``). Settings: ``config/<stage>.json``
+and ``-c`` (``infra.settings``); account and region: ``target_environment``. Synth makes no AWS
+call, builds no image and reads no git state; cdk-nag's AwsSolutionsChecks run on every synth.
 """
 
 from __future__ import annotations
 
-from aws_cdk import App, Environment, Stack, Tags
+import os
+import sys
+from collections.abc import Mapping
+
+from aws_cdk import App, Aspects, Environment, Stack, Tags
 from aws_cdk import aws_iam as iam
 
 from infra import constants as c
 from infra.constructs.model_registry import ModelRegistry
+from infra.function_logs import FunctionLogGroups
 from infra.nag import check
 from infra.settings import DeploymentSettings
 from infra.stacks.ecs_stack import EcsStack
 from infra.stacks.serverless_stack import ServerlessStack
 
 
-def build_app(app: App | None = None) -> App:
+def target_environment(settings: DeploymentSettings, environ: Mapping[str, str]) -> Environment:
+    """Where the stacks go: the settings' account and region, else the AWS profile's (the CDK CLI
+    exports them as CDK_DEFAULT_ACCOUNT / CDK_DEFAULT_REGION), else no account (synth without
+    credentials) and ``FALLBACK_REGION``: the load balancer's log policy needs a concrete region."""
+    return Environment(
+        account=settings.account or environ.get("CDK_DEFAULT_ACCOUNT") or None,
+        region=settings.region or environ.get("CDK_DEFAULT_REGION") or c.FALLBACK_REGION,
+    )
+
+
+def build_app(app: App | None = None, environ: Mapping[str, str] = os.environ) -> App:
     app = app or App()
     settings = DeploymentSettings.from_context(app.node)
-    env = Environment(account=settings.account, region=settings.region)
+    env = target_environment(settings, environ)
     models = Stack(app, f"{c.STACK_PREFIX}Models-{settings.stage}", env=env,
                    description="Sound Realty price service: model registry (S3 versions, SSM pointers)")
     # Only the deploy role writes to the registry; principals of this account that are allowed
@@ -33,13 +50,24 @@ def build_app(app: App | None = None) -> App:
                              pointer_prefix=f"/{c.SERVICE_NAME}/{settings.stage}/models",
                              deploy_principal=iam.AccountRootPrincipal())
     ServerlessStack(app, f"{c.STACK_PREFIX}Serverless-{settings.stage}", settings=settings, env=env,
-                    dependencies=[registry])
-    EcsStack(app, f"{c.STACK_PREFIX}Ecs-{settings.stage}", settings=settings, env=env, dependencies=[registry])
+                    dependencies=[registry], alarm_email=settings.alarm_email)
+    if settings.ecs:
+        EcsStack(app, f"{c.STACK_PREFIX}Ecs-{settings.stage}", settings=settings, env=env, dependencies=[registry])
+    Aspects.of(app).add(FunctionLogGroups())
     Tags.of(app).add("service", c.SERVICE_NAME)
     Tags.of(app).add("stage", settings.stage)
     check(app)
     return app
 
 
+def main() -> None:
+    app = App()
+    try:
+        DeploymentSettings.from_context(app.node)
+    except ValueError as error:  # a refused setting: its message says what to change, a traceback nothing more
+        sys.exit(f"price service settings: {error}")
+    build_app(app).synth()
+
+
 if __name__ == "__main__":
-    build_app().synth()
+    main()

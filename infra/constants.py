@@ -106,4 +106,41 @@ NAT_GATEWAYS = 1  # tasks pull the image and ship logs through it; 2 for AZ-inde
 # deployment answers no one until `-c allowedCidrs=...` names the client's networks.
 ALLOWED_CIDRS = ("203.0.113.0/24",)
 DEFAULT_STAGE = "dev"
-DEFAULT_REGION = "us-west-2"  # the client is in Seattle; the ALB access-log policy needs a region
+# The region of a synth that gets none from context or the AWS profile (tests, no credentials):
+# the client is in Seattle, and the ALB access-log policy needs a concrete region.
+FALLBACK_REGION = "us-west-2"
+
+# --- Alarms that page a person (constructs/alarms.py) ----------------------------------------------
+# The canary's alarms above roll a deployment back within its 5 minutes; these notify the alarm
+# topic about the running service, so they look at longer windows and page on patterns, not blips.
+PAGE_PERIOD = Duration.minutes(5)  # long enough that one bad request or cold start wakes no one
+PAGE_LATENCY_PERIODS = 3  # latency pages only when all of 15 minutes are slow: a regression, not a spike
+# Gateway 5xx: the function's 500s plus Lambda throttles, timeouts and integration failures; 5 in
+# 5 minutes is a pattern (a single one is logged, and rolls a canary back).
+PAGE_API_5XX = 5
+# Gateway latency p99, ms: a cold start (<= 1.5 s) plus a 1,000-house batch (<= 0.4 s) and the
+# gateway's overhead stay under 3 s; above it for 15 minutes, clients are waiting on something.
+PAGE_API_P99_LATENCY_MS = 3000
+# 4xx share of requests: the client's agents send valid requests with a valid key, so a quarter
+# refused (403, 404, 422, 429) means a broken client, key or contract, not an agent's typo ...
+PAGE_API_4XX_RATE = 0.25
+PAGE_API_4XX_MIN_REQUESTS = 20  # ... counted from 20 requests in 5 minutes: 1 of 2 is no rate
+# 429s (throttle or daily quota): a few are the usage plan working (the client retries); 10 in
+# 5 minutes mean the client is blocked - quota used up or limits too low for its traffic.
+PAGE_API_THROTTLED = 10
+# Lambda Errors (unhandled failures only): 5 in 5 minutes, the same bar as the gateway's 5xx.
+PAGE_LAMBDA_ERRORS = 5
+# Lambda Throttles: any is a request refused for capacity - reservedConcurrency or the account's pool is full.
+PAGE_LAMBDA_THROTTLES = 1
+# Lambda p99 duration, ms: the canary's limit (ALARM_P99_LATENCY_MS), held for 15 minutes.
+PAGE_LAMBDA_P99_DURATION_MS = ALARM_P99_LATENCY_MS
+# ServerErrors (the service's own 500s, a bug answered): 5 in 5 minutes, like the gateway's 5xx.
+PAGE_SERVER_ERRORS = 5
+# ModelSwapFailed: never noise - every environment that refused a release keeps the old model until someone looks.
+PAGE_MODEL_SWAP_FAILED = 1
+# Load balancer 5xx, its own (502/503/504: no healthy task, a task reset or timed out) or the tasks':
+# the same bar as the gateway's.
+PAGE_ALB_5XX = 5
+# Unhealthy tasks: ECS replaces a failing task within a couple of minutes; one unhealthy in every
+# minute of 5 is a crash loop or a rollout that cannot turn healthy.
+PAGE_UNHEALTHY_HOST_MINUTES = 5

@@ -1,9 +1,14 @@
-"""Deploy-time settings, read once from CDK context (``cdk.json`` defaults, ``-c key=value``).
+"""Deploy-time settings of one stage: ``config/<stage>.json``, then ``-c key=value`` on top.
 
-Every key is optional; an absent key takes the default from ``infra.constants``, which
-``cdk.json`` repeats so a reader sees the defaults in one file (a test keeps the two equal).
+The stage comes from ``-c stage=...`` (default ``dev``); its committed file
+(``infra.stage_config``) holds the stage's settings, and a ``-c`` flag overrides one key for one
+command. Every key is optional; an absent key takes the default from ``infra.constants``, which
+``config/dev.json`` repeats so a reader sees the defaults in one file (a test keeps the two equal).
 Values given with ``-c`` arrive as strings: "true"/"false", numbers, "none" for no value, and
 comma-separated CIDRs are accepted.
+
+``region`` and ``account`` are usually left out: the app then deploys where the AWS profile
+points (``infra.app.target_environment``).
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import ipaddress
 import json
 import re
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from constructs import Node
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from infra import constants as c
+from infra import stage_config
 
 # Context key -> field name. Keys are flat (camelCase, like CDK's own) so `-c` can set each one.
 CONTEXT_KEYS = {
@@ -39,6 +46,8 @@ CONTEXT_KEYS = {
     "ecsMinTasks": "ecs_min_tasks",
     "ecsMaxTasks": "ecs_max_tasks",
     "certificateArn": "certificate_arn",
+    "ecs": "ecs",
+    "alarmEmail": "alarm_email",
 }
 _NONE = {"", "none", "null"}
 
@@ -47,8 +56,8 @@ class DeploymentSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     stage: str = c.DEFAULT_STAGE
-    region: str = c.DEFAULT_REGION
-    account: str | None = None  # None: the account of the credentials `cdk deploy` runs with
+    region: str | None = None  # None: the AWS profile's region (CDK_DEFAULT_REGION)
+    account: str | None = None  # None: the AWS profile's account (CDK_DEFAULT_ACCOUNT)
     memory_mb: int = Field(c.LAMBDA_MEMORY_MB, ge=128, le=10_240)
     log_level: str = c.LAMBDA_LOG_LEVEL
     default_model: str = c.DEFAULT_MODEL
@@ -63,34 +72,75 @@ class DeploymentSettings(BaseModel):
     ecs_min_tasks: int = Field(c.ECS_MIN_TASKS, ge=1)
     ecs_max_tasks: int = Field(c.ECS_MAX_TASKS, ge=1)
     certificate_arn: str | None = None  # ACM certificate: the ALB listens on HTTPS 443 instead of HTTP 80
+    ecs: bool = False  # the ECS stack (VPC, NAT gateway, load balancer: a standing cost) only when asked
+    alarm_email: str | None = None  # subscribed to the alarm topic (SNS asks it to confirm); None: no one
 
     @classmethod
-    def from_context(cls, node: Node) -> DeploymentSettings:
+    def from_context(cls, node: Node, config_dir: Path = stage_config.CONFIG_DIR) -> DeploymentSettings:
+        """The stage's file, overridden key by key by the context (``-c``); raises ValueError naming the source."""
         # Plain camelCase keys are this app's; CDK's own have a prefix ("@aws-cdk/...", "aws:cdk:...").
         ours = {key: value for key, value in node.get_all_context().items() if re.fullmatch(r"[a-z][A-Za-z0-9]*", key)}
-        return cls.from_mapping(ours)
+        cls._check_keys(ours)
+        stage = str(ours.get("stage") or c.DEFAULT_STAGE)
+        committed = stage_config.read(stage, config_dir)
+        cls._check_keys(committed, f"config/{stage}.json")
+        if "stage" in committed:
+            raise ValueError(f"config/{stage}.json: drop 'stage', the file's name is the stage")
+        given = {key: value for key, value in ours.items() if value is not None}  # null keeps the file's value
+        return cls.from_mapping({**committed, **given, "stage": stage})
 
     @classmethod
     def from_mapping(cls, context: Mapping[str, Any]) -> DeploymentSettings:
-        for key in context:
-            if key not in CONTEXT_KEYS:  # a mistyped `-c` key would otherwise be ignored silently
-                close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1, cutoff=0.6)
-                hint = f" (did you mean {close[0]}?)" if close else f"; known: {', '.join(CONTEXT_KEYS)}"
-                raise ValueError(f"unknown context key {key!r}{hint}")
-        # null (cdk.json) keeps the default; "none" (-c key=none) asks for no value, which only
-        # the optional settings (account, reservedConcurrency, certificateArn) accept.
+        cls._check_keys(context)
+        # null (in a config file) keeps the default; "none" (-c key=none) asks for no value, which
+        # only the optional settings (region, account, reservedConcurrency, certificateArn, alarmEmail) accept.
         values = {
             CONTEXT_KEYS[key]: None if isinstance(value, str) and value.strip().lower() in _NONE else value
             for key, value in context.items() if value is not None
         }
         return cls(**values)
 
+    @staticmethod
+    def _check_keys(context: Mapping[str, Any], source: str = "the context (-c or cdk.json)") -> None:
+        for key in context:
+            if key not in CONTEXT_KEYS:  # a mistyped key would otherwise be ignored silently
+                close = difflib.get_close_matches(key, CONTEXT_KEYS, n=1, cutoff=0.6)
+                hint = f" (did you mean {close[0]}?)" if close else f"; known: {', '.join(CONTEXT_KEYS)}"
+                raise ValueError(f"unknown key {key!r} in {source}{hint}")
+
     @field_validator("stage")
     @classmethod
     def _stage_name(cls, value: str) -> str:
-        # Part of stack names and the API Gateway stage: letters, digits, hyphens.
-        if not re.fullmatch(r"[a-z][a-z0-9-]{0,19}", value):
-            raise ValueError("stage must be 1-20 lowercase letters, digits or hyphens, starting with a letter")
+        if not stage_config.STAGE_PATTERN.fullmatch(value):
+            raise ValueError(stage_config.STAGE_RULE)
+        return value
+
+    @field_validator("region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", value):
+            raise ValueError(f"region must be an AWS region name such as us-west-2, got {value!r}")
+        return value
+
+    @field_validator("account")
+    @classmethod
+    def _account(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"\d{12}", value):
+            raise ValueError("account must be a 12-digit AWS account id (a JSON string)")
+        return value
+
+    @field_validator("certificate_arn")
+    @classmethod
+    def _certificate(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+", value):
+            raise ValueError(f"certificateArn must be an ACM certificate ARN, got {value!r}")
+        return value
+
+    @field_validator("alarm_email")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", value):
+            raise ValueError(f"alarmEmail must be an email address, got {value!r}")
         return value
 
     @field_validator("log_level")
@@ -134,5 +184,21 @@ class DeploymentSettings(BaseModel):
             raise ValueError("ecsMinTasks must not exceed ecsMaxTasks")
         if self.throttle_burst_limit < self.throttle_rate_limit:
             raise ValueError("throttleBurstLimit must be at least throttleRateLimit")
+        if self.ecs and self.stage != c.DEFAULT_STAGE:
+            self._ready_for_clients()
         return self
+
+    def _ready_for_clients(self) -> None:
+        # Outside dev, a load balancer nobody can reach, or one that serves plain HTTP to the
+        # client, is a mistake that a deploy would only reveal later.
+        def where(key: str, value: str) -> str:
+            return f"set {key} to {value} in config/{self.stage}.json, or pass -c {key}=..."
+
+        if set(self.allowed_cidrs) & set(c.ALLOWED_CIDRS):
+            raise ValueError(f"stage {self.stage!r} with ecs on: allowedCidrs still holds the placeholder "
+                             f"{', '.join(c.ALLOWED_CIDRS)} (a documentation range that reaches nobody); "
+                             + where("allowedCidrs", "the client's networks"))
+        if self.certificate_arn is None:
+            raise ValueError(f"stage {self.stage!r} with ecs on needs HTTPS: "
+                             + where("certificateArn", "an ACM certificate ARN of the stack's region"))
 

@@ -1,5 +1,9 @@
 """The network of the ECS path: a VPC over two Availability Zones, public subnets for the load
-balancer, private subnets (egress through NAT) for the tasks, rejected flows logged."""
+balancer, private subnets (egress through NAT) for the tasks, rejected flows logged.
+
+An S3 gateway endpoint serves the tasks' S3 traffic: ECR keeps image layers in S3, so image
+pulls (and model registry reads) skip the NAT gateway's per-GB charge. It has no hourly cost.
+"""
 
 from __future__ import annotations
 
@@ -27,4 +31,10 @@ class ServiceNetwork(Construct):
                 destination=ec2.FlowLogDestination.to_cloud_watch_logs(self.flow_logs),
                 traffic_type=ec2.FlowLogTrafficType.REJECT,
             )},
+        )
+        # The default (full access) policy: layer buckets are AWS-owned and named per region, and
+        # the registry bucket's own policy already limits who reads it.
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3,
+            subnets=[ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS)],
         )

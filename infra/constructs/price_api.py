@@ -5,8 +5,9 @@
   reaches the function: API Gateway answers it with the service's 404 body (gateway responses,
   like a missing key's 403 and throttling's 429).
 - The key sits on a usage plan with throttling (rate, burst) and a daily quota.
-- The stage writes JSON access logs to its own log group, error-level execution logs and
-  X-Ray traces. Request bodies are validated by the function (pydantic, with field-level
+- The stage writes JSON access logs to its own log group, error-level execution logs (to the
+  group API Gateway names ``API-Gateway-Execution-Logs_<api id>/<stage>``, created here so it
+  has retention) and X-Ray traces. Request bodies are validated by the function (pydantic, with field-level
   errors); API Gateway validates the declared request parameters.
 """
 
@@ -81,6 +82,14 @@ class PriceApi(Construct):
         )
         # The stack states the URL as its own output (ApiUrl); drop the construct's generated one.
         self.api.node.try_remove_child("Endpoint")
+        # API Gateway writes execution logs to a group it creates itself, with no expiry, on the
+        # first log line; created first under that exact name, it keeps the stack's retention.
+        self.execution_logs = logs.LogGroup(
+            self, "ExecutionLogs",
+            log_group_name=f"API-Gateway-Execution-Logs_{self.api.rest_api_id}/{stage_name}",
+            retention=c.LOG_RETENTION,
+        )
+        self.api.deployment_stage.node.add_dependency(self.execution_logs)
 
         integration = apigw.LambdaIntegration(handler, proxy=True, allow_test_invoke=False)
         validator = self.api.add_request_validator(

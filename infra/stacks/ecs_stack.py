@@ -1,7 +1,7 @@
 """The ECS alternative: allowed CIDRs -> Application Load Balancer -> Fargate tasks -> same image.
 
 Composes: the network, the service image (same asset as the serverless stack), the access-log
-bucket and the load-balanced Fargate service with its scaling.
+bucket, the load-balanced Fargate service with its scaling, and alarms on the load balancer.
 Outputs: ``ServiceUrl`` (``http(s)://<load balancer DNS>``; append ``/v1/...``; with a certificate,
 clients call the certificate's domain, a CNAME to this name), ``ClusterName``,
 ``ServiceName``.
@@ -18,6 +18,7 @@ from constructs import Construct
 
 from infra import constants as c
 from infra.constructs.access_log_bucket import AccessLogBucket
+from infra.constructs.alarms import ServiceAlarms
 from infra.constructs.fargate_service import PriceFargateService
 from infra.constructs.network import ServiceNetwork
 from infra.constructs.runtime_dependency import RuntimeDependency
@@ -61,6 +62,12 @@ class EcsStack(Stack):
         )
         for dependency in dependencies:
             self.web.add_environment(dependency.bind(self.web.task_definition.task_role))
+        # The load balancer's own figures only: the service's metrics (ServerErrors,
+        # ModelSwapFailed) carry the same dimensions from both runtimes and page from the
+        # serverless stack, once.
+        self.alarms = ServiceAlarms(self, "Alarms", email=settings.alarm_email,
+                                    load_balancer=self.web.load_balancer,
+                                    target_group=self.web.service.target_group, service_metrics=False)
         CfnOutput(self, "ServiceUrl", value=self.web.url, description="Base URL of the service (append /v1/...)")
         CfnOutput(self, "ClusterName", value=self.web.cluster.cluster_name)
         CfnOutput(self, "ServiceName", value=self.web.service.service.service_name)

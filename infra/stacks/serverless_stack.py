@@ -1,9 +1,11 @@
 """The serverless path: API Gateway (REST, API key) -> alias ``live`` -> container-image Lambda.
 
 Composes: the service image, the function with its alias (and optional provisioned
-concurrency), the canary deployment that moves the alias, and the API in front of it.
+concurrency), the canary deployment that moves the alias, the API in front of it, and the
+alarms that notify a person (with their dashboard).
 Outputs: ``ApiUrl`` (the stage URL, ending in ``/<stage>/``), ``ApiKeyId`` (read its value with
-``aws apigateway get-api-key --include-value``), ``FunctionName``, ``DeploymentGroupName``.
+``aws apigateway get-api-key --include-value``), ``FunctionName``, ``DeploymentGroupName``,
+``AlarmTopicArn``, ``DashboardName``.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
+from infra.constructs.alarms import ServiceAlarms
 from infra.constructs.canary_deployment import CanaryDeployment
 from infra.constructs.price_api import PriceApi
 from infra.constructs.price_function import PriceFunction
@@ -30,8 +33,10 @@ class ServerlessStack(Stack):
         *,
         settings: DeploymentSettings,
         dependencies: Sequence[RuntimeDependency] = (),
+        alarm_email: str | None = None,
         **kwargs: Any,
     ) -> None:
+        """``alarm_email``: subscribed to the alarm topic; None leaves the topic without subscribers."""
         super().__init__(scope, construct_id, description="Sound Realty price service: API Gateway + Lambda", **kwargs)
         self.image = ServiceImage(self, "Image")
         provisioned = ((settings.provisioned_concurrency_min, settings.provisioned_concurrency_max)
@@ -56,8 +61,13 @@ class ServerlessStack(Stack):
             throttle_burst_limit=settings.throttle_burst_limit,
             quota_per_day=settings.quota_per_day,
         )
+        self.alarms = ServiceAlarms(self, "Alarms", email=alarm_email, api=self.api,
+                                    alias=self.price_function.alias)
         CfnOutput(self, "ApiUrl", value=self.api.url, description="Base URL of the API (append v1/...)")
         CfnOutput(self, "ApiKeyId", value=self.api.api_key.key_id,
                   description="aws apigateway get-api-key --api-key <id> --include-value --query value --output text")
         CfnOutput(self, "FunctionName", value=self.price_function.function.function_name)
         CfnOutput(self, "DeploymentGroupName", value=self.deployment.deployment_group.deployment_group_name)
+        CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn,
+                  description="Alarm notifications: aws sns subscribe --topic-arn <arn> --protocol email ...")
+        CfnOutput(self, "DashboardName", value=self.alarms.dashboard.dashboard_name)

@@ -31,6 +31,9 @@ SYNTH_DIR = ROOT / ".aws-sam" / "cdk.out"
 # SAM reads to recognise a CDK template).
 CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
                "aws:cdk:version-reporting": False}
+# The local runners read both front doors (SAM the function, ecs_local the task), and the ECS
+# stack is opt-in per stage: ask for it, in the dev stage (config/dev.json), as `-c ecs=true` would.
+LOCAL_CONTEXT = {"stage": "dev", "ecs": True}
 
 
 def synth(outdir: Path = SYNTH_DIR) -> Path:
@@ -39,6 +42,7 @@ def synth(outdir: Path = SYNTH_DIR) -> Path:
     local_context = ROOT / "cdk.context.json"
     if local_context.is_file():
         context.update(json.loads(local_context.read_text()))
+    context.update(LOCAL_CONTEXT)
     env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
     outdir.mkdir(parents=True, exist_ok=True)
     for stale in outdir.glob("*.template.json"):

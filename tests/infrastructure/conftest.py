@@ -1,6 +1,7 @@
 """Synthesizes the CDK app in-process (no CDK CLI, node only through jsii, no AWS, no Docker),
-once per configuration per session, with the context of ``cdk.json`` - the same defaults
-``cdk synth`` uses - plus per-configuration overrides."""
+once per configuration per session, with the context of ``cdk.json`` (CDK's feature flags, as
+``cdk synth`` uses them) plus per-configuration ``-c`` overrides on top of ``config/<stage>.json``.
+No AWS profile: the environment variables the CDK CLI would set are empty unless a test passes them."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ from infra.app import build_app
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# A deployment with everything optional switched on: provisioned concurrency with a reserved
-# ceiling, HTTPS on the load balancer, two client ranges, another stage.
+# A deployment with everything optional switched on: the ECS stack, provisioned concurrency with
+# a reserved ceiling, HTTPS on the load balancer, two client ranges, an alarm email, another stage.
 SCALED_CONTEXT = {
     "stage": "prod",
+    "ecs": "true",
     "provisionedConcurrency": "true",
     "provisionedConcurrencyMin": "2",
     "provisionedConcurrencyMax": "8",
@@ -31,6 +33,7 @@ SCALED_CONTEXT = {
     "throttleRateLimit": "20",
     "throttleBurstLimit": "40",
     "quotaPerDay": "5000",
+    "alarmEmail": "oncall@example.com",
 }
 
 
@@ -55,15 +58,23 @@ class Synthesized:
         return {stack.stack_name: stack.template for stack in self.assembly.stacks}
 
 
-def synthesize(outdir: Path, **overrides: str) -> Synthesized:
+def synthesize(outdir: Path, environ: dict[str, str] | None = None, **overrides: str) -> Synthesized:
+    """``environ``: what the CDK CLI would export from an AWS profile (CDK_DEFAULT_REGION, ...)."""
     context = {**cdk_json_context(), **overrides}
-    app = build_app(App(context=context, outdir=str(outdir)))
-    return Synthesized(app=app, assembly=app.synth(), stage=context["stage"])
+    app = build_app(App(context=context, outdir=str(outdir)), environ=environ or {})
+    return Synthesized(app=app, assembly=app.synth(), stage=context.get("stage", c.DEFAULT_STAGE))
 
 
 @pytest.fixture(scope="session")
 def default(tmp_path_factory) -> Synthesized:
+    """config/dev.json as committed: no ECS stack."""
     return synthesize(tmp_path_factory.mktemp("cdk-default"))
+
+
+@pytest.fixture(scope="session")
+def with_ecs(tmp_path_factory) -> Synthesized:
+    """config/dev.json with ``-c ecs=true``: all three stacks, the ECS one with its defaults."""
+    return synthesize(tmp_path_factory.mktemp("cdk-with-ecs"), ecs="true")
 
 
 @pytest.fixture(scope="session")
@@ -77,5 +88,5 @@ def serverless(default) -> Template:
 
 
 @pytest.fixture(scope="session")
-def ecs(default) -> Template:
-    return default.template("Ecs")
+def ecs(with_ecs) -> Template:
+    return with_ecs.template("Ecs")

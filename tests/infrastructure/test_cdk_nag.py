@@ -50,12 +50,13 @@ def _acknowledgements(app: App) -> dict[str, dict[str, str]]:
     return found
 
 
-def test_acknowledgements_are_the_reviewed_ones_each_with_a_one_line_reason(default):
-    found = _acknowledgements(default.app)
+def test_acknowledgements_are_the_reviewed_ones_each_with_a_one_line_reason(with_ecs):
+    # With every stack, so every acknowledgement.
+    found = _acknowledgements(with_ecs.app)
     expected = {
-        f"{stack.stack_name}/{path.format(stage=default.stage)}": {rule.format(stage=default.stage) for rule in rules}
+        f"{stack.stack_name}/{path.format(stage=with_ecs.stage)}": {rule.format(stage=with_ecs.stage) for rule in rules}
         for kind, paths in REVIEWED.items()
-        for stack in [default.stack(kind)]
+        for stack in [with_ecs.stack(kind)]
         for path, rules in paths.items()
     }
     assert {path: set(rules) for path, rules in found.items()} == expected

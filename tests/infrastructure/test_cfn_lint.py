@@ -11,7 +11,7 @@ from cfnlint.api import lint
 ACCEPTED_WARNINGS = {"W3005"}
 
 
-@pytest.mark.parametrize("configuration", ["default", "scaled"])
+@pytest.mark.parametrize("configuration", ["with_ecs", "scaled"])
 def test_templates_lint_clean(request, configuration):
     synthesized = request.getfixturevalue(configuration)
     for stack in synthesized.assembly.stacks:

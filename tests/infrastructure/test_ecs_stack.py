@@ -8,7 +8,18 @@ from pathlib import Path
 from aws_cdk.assertions import Match
 
 from infra import constants as c
+from tests.infrastructure.conftest import SCALED_CONTEXT
 from tests.infrastructure.helpers import image_tag, only
+
+
+def _stack_kinds(synthesized):
+    return sorted(stack.stack_name.removeprefix(c.STACK_PREFIX).rsplit("-", 1)[0]
+                  for stack in synthesized.assembly.stacks)
+
+
+def test_the_ecs_stack_exists_only_when_asked_for(default, with_ecs):
+    assert _stack_kinds(default) == ["Models", "Serverless"]  # config/dev.json as committed
+    assert _stack_kinds(with_ecs) == ["Ecs", "Models", "Serverless"]  # -c ecs=true
 
 
 def _container(template):
@@ -39,13 +50,13 @@ def test_container_logs_go_to_cloudwatch_with_retention(ecs):
     assert ecs.to_json()["Resources"][group]["Properties"]["RetentionInDays"] == 30
 
 
-def test_both_front_doors_run_the_same_image_asset(default, ecs, serverless):
+def test_both_front_doors_run_the_same_image_asset(with_ecs, ecs):
     _, container = _container(ecs)
-    _, function = only(serverless, "AWS::Lambda::Function")
+    _, function = only(with_ecs.template("Serverless"), "AWS::Lambda::Function")
     tag = image_tag(container["Image"])
     assert tag == image_tag(function["Properties"]["Code"]["ImageUri"])
     # One Docker image in the assembly: `cdk deploy` builds and pushes it once for both stacks.
-    manifests = sorted(Path(default.assembly.directory).glob("*.assets.json"))
+    manifests = sorted(Path(with_ecs.assembly.directory).glob("*.assets.json"))
     images = {}
     for manifest in manifests:
         images.update(json.loads(manifest.read_text()).get("dockerImages", {}))
@@ -127,14 +138,28 @@ def test_https_listener_and_every_allowed_cidr_with_a_certificate(scaled):
     admitted = sorted((r["CidrIp"], r["FromPort"]) for g, r in _ingress_rules(template) if g == balancer_group)
     assert admitted == [("192.0.2.10/32", 80), ("192.0.2.10/32", 443), ("198.51.100.0/24", 80),
                         ("198.51.100.0/24", 443)]
-    template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {
-        "Port": 443, "Protocol": "HTTPS",
-        "Certificates": [{"CertificateArn": Match.string_like_regexp("^arn:aws:acm:")}],
-    })
-    template.has_resource_properties("AWS::ElasticLoadBalancingV2::Listener", {
-        "Port": 80,
-        "DefaultActions": [{"Type": "redirect", "RedirectConfig": Match.object_like({"Protocol": "HTTPS"})}],
-    })
+    # Then the configured certificate serves HTTPS, and port 80 only redirects to it
+    listeners = sorted((listener["Properties"] for listener in
+                        template.find_resources("AWS::ElasticLoadBalancingV2::Listener").values()),
+                       key=lambda listener: listener["Port"])
+    assert [(listener["Port"], listener["Protocol"]) for listener in listeners] == [(80, "HTTP"), (443, "HTTPS")]
+    assert listeners[1]["Certificates"] == [{"CertificateArn": SCALED_CONTEXT["certificateArn"]}]
+    assert listeners[1]["SslPolicy"].startswith("ELBSecurityPolicy-TLS13")
+    assert listeners[0]["DefaultActions"] == [
+        {"Type": "redirect", "RedirectConfig": {"Protocol": "HTTPS", "Port": "443", "StatusCode": "HTTP_301"}}]
+    assert template.to_json()["Outputs"]["ServiceUrl"]["Value"]["Fn::Join"][1][0] == "https://"
+
+
+def test_image_pulls_reach_s3_through_a_gateway_endpoint_not_the_nat(ecs):
+    _, endpoint = only(ecs, "AWS::EC2::VPCEndpoint")
+    properties = endpoint["Properties"]
+    assert properties["VpcEndpointType"] == "Gateway"
+    assert properties["ServiceName"] == {"Fn::Join": ["", ["com.amazonaws.", {"Ref": "AWS::Region"}, ".s3"]]}
+    # On the route tables that send the tasks' traffic to the NAT gateway, one per zone.
+    via_nat = {route["Properties"]["RouteTableId"]["Ref"] for route in ecs.find_resources("AWS::EC2::Route").values()
+               if "NatGatewayId" in route["Properties"]}
+    assert len(via_nat) == c.MAX_AZS
+    assert {table["Ref"] for table in properties["RouteTableIds"]} == via_nat
 
 
 def test_load_balancer_writes_access_logs_to_a_private_tls_only_bucket(ecs):

@@ -17,7 +17,7 @@ MANAGED_POLICIES = {
 }
 
 
-@pytest.fixture(params=["default", "scaled"])
+@pytest.fixture(params=["with_ecs", "scaled"])
 def templates(request) -> dict[str, dict]:
     return request.getfixturevalue(request.param).templates
 
