@@ -23,7 +23,7 @@ metrics = Metrics(namespace="SoundRealty", service=SERVICE)
 def traced(function: Callable[..., T]) -> Callable[..., T]:
     """A route as a trace subsegment, without its answer (that costs time, and is the client's).
     Where tracing is off (locally, on ECS: no X-Ray daemon) no wrapper at all: the disabled
-    tracer still builds subsegment objects, measured at about 0.1 ms a request."""
+    tracer would still build subsegment objects, for nobody."""
     return function if tracer.disabled else tracer.capture_method(capture_response=False)(function)
 
 
