@@ -58,7 +58,7 @@ clean:
 #   make deploy CDK_ARGS="-c stage=prod"      make synth CDK_ARGS="-c ecs=true -c memoryMb=3008"
 CDK := npx --no-install cdk
 CDK_ARGS ?=
-.PHONY: synth cfn-lint deploy diff destroy
+.PHONY: synth cfn-lint preflight deploy diff destroy
 
 node_modules/.package-lock.json: package-lock.json
 	npm ci --no-audit --no-fund
@@ -68,6 +68,10 @@ synth: install node_modules/.package-lock.json ## CloudFormation for the stage's
 
 cfn-lint: synth ## cfn-lint every synthesized template (W3005: CDK's explicit DependsOn beside a Ref)
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+
+# Before a deploy: the same CDK_ARGS (-c key=value, --profile) as the deploy; exits 1 on any problem.
+preflight: install node_modules/.package-lock.json ## check credentials, bootstrap, Docker, Node and the stage config before a deploy
+	$(PY) -m scripts.preflight $(CDK_ARGS)
 
 diff: install artifacts node_modules/.package-lock.json ## what a deploy would change (AWS credentials)
 	$(CDK) diff --all $(CDK_ARGS)

@@ -48,6 +48,9 @@ CONTEXT_KEYS = {
     "certificateArn": "certificate_arn",
     "ecs": "ecs",
     "alarmEmail": "alarm_email",
+    "apiAllowedCidrs": "api_allowed_cidrs",
+    "wafRateLimit": "waf_rate_limit",
+    "iamAuth": "iam_auth",
 }
 _NONE = {"", "none", "null"}
 
@@ -74,6 +77,12 @@ class DeploymentSettings(BaseModel):
     certificate_arn: str | None = None  # ACM certificate: the ALB listens on HTTPS 443 instead of HTTP 80
     ecs: bool = False  # the ECS stack (VPC, NAT gateway, load balancer: a standing cost) only when asked
     alarm_email: str | None = None  # subscribed to the alarm topic (SNS asks it to confirm); None: no one
+    # The REST API's callers, beyond the API key: source networks (a resource policy; empty: any
+    # network), a WAF rate limit per IP (requests per 5 minutes; WAF's floor is 10; None: no WAF)
+    # and SigV4-signed callers only (AWS_IAM on every method).
+    api_allowed_cidrs: tuple[str, ...] = ()
+    waf_rate_limit: int | None = Field(None, ge=10, le=2_000_000_000)
+    iam_auth: bool = False
 
     @classmethod
     def from_context(cls, node: Node, config_dir: Path = stage_config.CONFIG_DIR) -> DeploymentSettings:
@@ -150,9 +159,11 @@ class DeploymentSettings(BaseModel):
             raise ValueError("logLevel must be DEBUG, INFO, WARNING, ERROR or CRITICAL")
         return value.upper()
 
-    @field_validator("allowed_cidrs", mode="before")
+    @field_validator("allowed_cidrs", "api_allowed_cidrs", mode="before")
     @classmethod
     def _cidr_list(cls, value: Any) -> Any:
+        if value is None:  # -c apiAllowedCidrs=none: no restriction
+            return ()
         if isinstance(value, str):
             text = value.strip()
             if text.startswith("["):
@@ -171,6 +182,16 @@ class DeploymentSettings(BaseModel):
                              "the ECS path has no API key; list the client's networks")
         if any(network.version != 4 for network in networks):
             raise ValueError("allowedCidrs takes IPv4 ranges (the load balancer is IPv4-only)")
+        return tuple(str(network) for network in networks)
+
+    @field_validator("api_allowed_cidrs")
+    @classmethod
+    def _api_cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        networks = [ipaddress.ip_network(cidr, strict=True) for cidr in value]
+        if any(network.prefixlen == 0 for network in networks):
+            raise ValueError("apiAllowedCidrs may not hold /0: leave it empty ([]) for no network restriction")
+        if any(network.version != 4 for network in networks):
+            raise ValueError("apiAllowedCidrs takes IPv4 ranges (the regional endpoint is IPv4-only)")
         return tuple(str(network) for network in networks)
 
     @model_validator(mode="after")

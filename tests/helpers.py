@@ -40,3 +40,11 @@ def invoke(event: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 def json_lines(text: str) -> list[dict[str, Any]]:
     """The JSON documents (log lines, EMF metrics) in a stream of output."""
     return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def fake_aws_credentials(monkeypatch, region: str) -> None:
+    """Credentials and a region for moto, and no profile that could reach a real account."""
+    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": region, "AWS_REGION": region}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)

@@ -9,6 +9,8 @@
   group API Gateway names ``API-Gateway-Execution-Logs_<api id>/<stage>``, created here so it
   has retention) and X-Ray traces. Request bodies are validated by the function (pydantic, with field-level
   errors); API Gateway validates the declared request parameters.
+- Optionally, beyond the key: a resource policy admitting only the listed source networks, a WAF
+  web ACL with a per-IP rate limit on the stage, and AWS_IAM (SigV4) authorization on every method.
 """
 
 from __future__ import annotations
@@ -17,8 +19,10 @@ import json
 from collections.abc import Mapping, Sequence
 
 from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
 from infra import constants as c
@@ -55,7 +59,13 @@ class PriceApi(Construct):
         throttle_burst_limit: int,
         quota_per_day: int,
         routes: Mapping[tuple[str, str], Sequence[str]] | None = None,
+        allowed_cidrs: Sequence[str] = (),
+        waf_rate_limit: int | None = None,
+        iam_auth: bool = False,
     ) -> None:
+        """``allowed_cidrs``: source networks admitted by a resource policy (empty: any network);
+        ``waf_rate_limit``: requests per 5 minutes per IP in a WAF web ACL (None: no web ACL);
+        ``iam_auth``: every method needs a SigV4-signed caller, on top of the API key."""
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=c.LOG_RETENTION)
         self.api = apigw.RestApi(
@@ -79,6 +89,9 @@ class PriceApi(Construct):
                 throttling_burst_limit=throttle_burst_limit,
             ),
             default_method_options=apigw.MethodOptions(api_key_required=True),
+            # The policy is part of the RestApi resource, which CDK hashes into the deployment's
+            # logical id: changing it creates a new deployment, so the stage serves the new policy.
+            policy=_source_ip_policy(allowed_cidrs, iam_auth) if allowed_cidrs else None,
         )
         # The stack states the URL as its own output (ApiUrl); drop the construct's generated one.
         self.api.node.try_remove_child("Endpoint")
@@ -100,6 +113,7 @@ class PriceApi(Construct):
             self.methods.append(self.api.root.resource_for_path(path).add_method(
                 http_method, integration,
                 api_key_required=True,
+                authorization_type=apigw.AuthorizationType.IAM if iam_auth else None,
                 # Optional parameters: API Gateway refuses none of them, but documents them (and the
                 # function refuses any other, with a message naming the ones it takes).
                 request_parameters={f"method.request.querystring.{name}": False for name in query} or None,
@@ -108,16 +122,29 @@ class PriceApi(Construct):
 
         # API Gateway answers some requests itself; answer them in the service's error format
         # ({"error", "message", "details"}) and, for a path with no route, with the same 404.
-        for response_type, status, error, message in (
-            (apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found",
-             "no route $context.httpMethod $context.path; see /v1/swagger"),
-            (apigw.ResponseType.INVALID_API_KEY, "403", "forbidden", "missing or unknown API key (x-api-key header)"),
-            (apigw.ResponseType.THROTTLED, "429", "throttled", "too many requests: slow down and retry"),
-            (apigw.ResponseType.QUOTA_EXCEEDED, "429", "quota_exceeded",
+        # With IAM auth an unsigned request to a real route gets the same response type as an
+        # unknown path, so it cannot claim "no route" then.
+        no_token = (("UnsignedResponse", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "403", "forbidden",
+                     "unsigned request (AWS SigV4 required) or no route $context.httpMethod $context.path")
+                    if iam_auth else
+                    ("NotFoundResponse", apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, "404", "not_found",
+                     "no route $context.httpMethod $context.path; see /v1/swagger"))
+        # A resource policy's or IAM's refusal, otherwise API Gateway's bare {"message": ...}.
+        denied = (("AccessDeniedResponse", apigw.ResponseType.ACCESS_DENIED, "403", "forbidden",
+                   "access denied: the caller's network or identity is not allowed"),
+                  ) if allowed_cidrs or iam_auth else ()
+        for response_id, response_type, status, error, message in (
+            no_token,
+            *denied,
+            ("ForbiddenResponse", apigw.ResponseType.INVALID_API_KEY, "403", "forbidden",
+             "missing or unknown API key (x-api-key header)"),
+            ("ThrottledResponse", apigw.ResponseType.THROTTLED, "429", "throttled",
+             "too many requests: slow down and retry"),
+            ("QuotaExceededResponse", apigw.ResponseType.QUOTA_EXCEEDED, "429", "quota_exceeded",
              "the daily request quota of this key is used up"),
         ):
             self.api.add_gateway_response(
-                f"{error.title().replace('_', '')}Response",
+                response_id,
                 type=response_type,
                 status_code=status,
                 templates={"application/json": json.dumps({"error": error, "message": message, "details": []})},
@@ -140,18 +167,76 @@ class PriceApi(Construct):
                               "AmazonAPIGatewayPushToCloudWatchLogs]",
                     "The AWS-documented policy for API Gateway's account-level logging role, which stage access and "
                     "execution logs require.")
-        acknowledge(self.api, "AwsSolutions-APIG4",
-                    "Clients authenticate with an API key on a usage plan (the issue's access model); "
-                    "there are no end users to authorise.")
+        self.web_acl = None if waf_rate_limit is None else self._add_web_acl(stage_name, waf_rate_limit)
+
+        # Acknowledge only what is actually off in this configuration.
+        network = "a source-IP resource policy" if allowed_cidrs else "no network restriction (apiAllowedCidrs empty)"
+        if not iam_auth:
+            acknowledge(self.api, "AwsSolutions-APIG4",
+                        f"Clients authenticate with an API key on a usage plan, with {network}; "
+                        "iamAuth adds SigV4 for callers inside AWS.")
         acknowledge(self.api, "AwsSolutions-COG4",
-                    "No Cognito user pool: the one client calls with an API key, not user tokens.")
-        acknowledge(self.api.deployment_stage, "AwsSolutions-APIG3",
-                    "No WAF web ACL: every method needs an API key and the usage plan throttles and caps each key; "
-                    "a web ACL is a per-account cost decision left to the operator.")
+                    "No Cognito user pool: no end users; callers present an API key"
+                    + (" and a SigV4 signature (AWS_IAM)." if iam_auth else "."))
+        if self.web_acl is None:
+            acknowledge(self.api.deployment_stage, "AwsSolutions-APIG3",
+                        f"No WAF web ACL (wafRateLimit unset): API key, usage plan throttle and quota, {network}.")
+
+    def _add_web_acl(self, stage_name: str, rate_limit: int) -> wafv2.CfnWebACL:
+        """A regional web ACL on the stage: one per-IP rate rule, everything else allowed.
+
+        No AWS managed common rule set: its SizeRestrictions_BODY rule blocks bodies over 8 KB,
+        which a batch request exceeds, and each managed group adds a monthly charge."""
+        def visibility(metric: str) -> wafv2.CfnWebACL.VisibilityConfigProperty:
+            return wafv2.CfnWebACL.VisibilityConfigProperty(
+                cloud_watch_metrics_enabled=True, metric_name=metric, sampled_requests_enabled=True)
+
+        throttled = json.dumps({"error": "throttled", "message": "too many requests from this address: slow down "
+                                "and retry", "details": []})
+        web_acl = wafv2.CfnWebACL(
+            self, "WebAcl",
+            scope="REGIONAL",
+            description=f"{c.SERVICE_NAME} {stage_name} per-IP rate limit",  # WAF allows no parentheses
+            default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
+            visibility_config=visibility(f"{c.SERVICE_NAME}-{stage_name}"),
+            # Blocked requests answer 429 in the service's error format, like the usage plan's.
+            custom_response_bodies={"throttled": wafv2.CfnWebACL.CustomResponseBodyProperty(
+                content_type="APPLICATION_JSON", content=throttled)},
+            rules=[wafv2.CfnWebACL.RuleProperty(
+                name="RateLimitPerIp",
+                priority=0,
+                action=wafv2.CfnWebACL.RuleActionProperty(block=wafv2.CfnWebACL.BlockActionProperty(
+                    custom_response=wafv2.CfnWebACL.CustomResponseProperty(
+                        response_code=429, custom_response_body_key="throttled"))),
+                statement=wafv2.CfnWebACL.StatementProperty(
+                    rate_based_statement=wafv2.CfnWebACL.RateBasedStatementProperty(
+                        limit=rate_limit, aggregate_key_type="IP", evaluation_window_sec=300)),
+                visibility_config=visibility(f"{c.SERVICE_NAME}-{stage_name}-rate-limit"),
+            )],
+        )
+        wafv2.CfnWebACLAssociation(self, "WebAclAssociation",
+                                   resource_arn=self.api.deployment_stage.stage_arn, web_acl_arn=web_acl.attr_arn)
+        return web_acl
 
     @property
     def url(self) -> str:
         return self.api.url
+
+
+def _source_ip_policy(cidrs: Sequence[str], iam_auth: bool) -> iam.PolicyDocument:
+    """Allow invoking, then deny any source outside ``cidrs`` (the AWS-documented source-IP pattern).
+
+    ``execute-api:/*`` is API Gateway's shorthand for this API's own ARN: the policy is a property of
+    the API, so it cannot reference the API's id. With IAM auth the allow names this account, not
+    everyone: a resource policy allowing "*" would admit signed callers from any account."""
+    principal = iam.AccountRootPrincipal() if iam_auth else iam.AnyPrincipal()
+    return iam.PolicyDocument(statements=[
+        iam.PolicyStatement(effect=iam.Effect.ALLOW, principals=[principal],
+                            actions=["execute-api:Invoke"], resources=["execute-api:/*"]),
+        iam.PolicyStatement(effect=iam.Effect.DENY, principals=[iam.AnyPrincipal()],
+                            actions=["execute-api:Invoke"], resources=["execute-api:/*"],
+                            conditions={"NotIpAddress": {"aws:SourceIp": list(cidrs)}}),
+    ])
 
 
 def service_routes() -> dict[tuple[str, str], tuple[str, ...]]:

@@ -60,6 +60,9 @@ class ServerlessStack(Stack):
             throttle_rate_limit=settings.throttle_rate_limit,
             throttle_burst_limit=settings.throttle_burst_limit,
             quota_per_day=settings.quota_per_day,
+            allowed_cidrs=settings.api_allowed_cidrs,
+            waf_rate_limit=settings.waf_rate_limit,
+            iam_auth=settings.iam_auth,
         )
         self.alarms = ServiceAlarms(self, "Alarms", email=alarm_email, api=self.api,
                                     alias=self.price_function.alias)

@@ -30,7 +30,7 @@ from lambda_fn.registry.artifacts import (
 )
 from lambda_fn.registry.layout import Pointer
 from model import registry as cli
-from tests.helpers import event_body, invoke, json_lines, load_event
+from tests.helpers import event_body, fake_aws_credentials, invoke, json_lines, load_event
 
 REGION = "us-west-2"
 BUCKET = "price-service-models-test"
@@ -119,10 +119,7 @@ class Aws:
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[Aws]:
     """Fake credentials, a moto account, and the resources the CDK construct creates."""
-    for key, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-                       "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION, "AWS_REGION": REGION}.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    fake_aws_credentials(monkeypatch, REGION)
     with mock_aws():
         s3, ssm = boto3.client("s3"), boto3.client("ssm")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})

@@ -6,7 +6,7 @@ Each thread runs what one request runs, in the handler's order: the refresh midd
 reference, for today (the day a request that names none asks for). The threads do not call
 ``lambda_handler`` itself: Powertools' resolver keeps the current request on the ``app`` object
 (``current_event``, ``context``), so it serves one request at a time per process - as Lambda
-and the gunicorn *sync* workers use it - and threads sharing it fail inside Powertools
+and the HTTP server's workers use it (``lambda_fn.api.asgi``) - and threads sharing it fail inside Powertools
 (``KeyError: '_route'``), with or without a swap.
 """
 
