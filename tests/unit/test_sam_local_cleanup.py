@@ -46,12 +46,21 @@ def _sam_build(tmp_path: Path) -> sam_local.SamBuild:
     return sam_local.SamBuild(tmp_path / "template.yaml", "PriceFunction", "pricefunction:sam-local", {})
 
 
-def _running(pid: int) -> bool:
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"  # a zombie has been killed, only not yet reaped by its new parent
+def _running(pid: int, *, settle_seconds: float = 5.0) -> bool:
+    """Whether ``pid`` still runs once a SIGKILL already sent has had ``settle_seconds`` to land:
+    the kernel delivers a group's kill to each member asynchronously, and a busy machine (a CI run)
+    can show the grandchild alive for a moment after its group leader has been reaped."""
+    deadline = time.monotonic() + settle_seconds
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return False
+        if state == "Z":  # a zombie has been killed, only not yet reaped by its new parent
+            return False
+        if time.monotonic() > deadline:
+            return True
+        time.sleep(0.05)
 
 
 def _event(tmp_path: Path, name: str) -> Path:
