@@ -28,11 +28,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lambda_fn.core.comparables import COLUMNS as COMPARABLE_COLUMNS
+from lambda_fn.core.comparables import SaleRecords
 from lambda_fn.core.features import HOUSE_COLUMNS, FeatureBuilder
 from lambda_fn.core.intervals import PriceIntervals
 from lambda_fn.core.market import month_label, month_number
 from lambda_fn.core.pickled import PickledEstimator
-from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, PriceModel, parse_demographics
+from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, SALES_FILE, PriceModel, parse_demographics
 from lambda_fn.registry.artifacts import (
     LATEST_FILE,
     ArtifactError,
@@ -64,6 +66,7 @@ class TrainedModel:
     extra_metrics: dict[str, dict[str, float]] = field(default_factory=dict)  # "train", "cv"
     interval: dict[str, Any] | None = None   # model/interval.py's calibrate(), plus held-out checks
     extra_metadata: dict[str, Any] = field(default_factory=dict)
+    extra_files: dict[str, bytes] = field(default_factory=dict)   # beside the model's own, e.g. SALES_FILE
 
 
 def train_basic(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
@@ -122,8 +125,17 @@ def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
                        "cv": price_metrics(y[train_at], cv_prices)},
         interval=calibrated,
         extra_metadata={"split": SPLIT, "hyperparameters": fitted.hyperparameters(),
-                        "market": market_metadata(fitted.model_)},
+                        "market": market_metadata(fitted.model_), "explains": True},
+        extra_files={SALES_FILE: sale_records(sales.loc[train_rows]).to_csv()},
     )
+
+
+def sale_records(sales: pd.DataFrame) -> SaleRecords:
+    """The training sales an explanation draws its comparables from: the rows the model learnt."""
+    return SaleRecords({**{name: sales[name].to_numpy() for name in COMPARABLE_COLUMNS
+                           if name not in ("sale_date", "sale_price")},
+                        "sale_date": [day.isoformat() for day in data.sale_days(sales)],
+                        "sale_price": sales["price"].to_numpy(dtype=float)})
 
 
 def market_metadata(model: Any) -> dict[str, Any]:
@@ -162,7 +174,7 @@ def zipcode_areas(sales: pd.DataFrame) -> dict[str, list[float]]:
 
 def version_files(trained: TrainedModel, demographics_csv: bytes) -> dict[str, bytes]:
     return {FEATURES_FILE: json.dumps(trained.features).encode(), DEMOGRAPHICS_FILE: demographics_csv,
-            **trained.model.files()}
+            **trained.model.files(), **trained.extra_files}
 
 
 def new_version_id(now: datetime.datetime, files: dict[str, bytes]) -> str:

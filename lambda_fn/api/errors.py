@@ -21,7 +21,7 @@ from pydantic import ValidationError
 
 from lambda_fn.api.media_type import is_json
 from lambda_fn.api.schemas import ErrorDetail, ErrorResponse
-from lambda_fn.core.errors import ASKED_ON, PredictionInputError
+from lambda_fn.core.errors import ASKED_ON, CannotExplainError, PredictionInputError
 from lambda_fn.core.features import HOUSE_COLUMNS
 from lambda_fn.observability import logger, metrics
 from lambda_fn.registry.artifacts import ArtifactError
@@ -211,6 +211,13 @@ def install(app: APIGatewayRestResolver) -> None:
     def unknown_query_parameter(error: UnknownQueryParameterError) -> Response:
         return error_response(400, "unknown_query_parameter", str(error),
                               [ErrorDetail(field=error.name, problem=str(error))])
+
+    @app.exception_handler(CannotExplainError)
+    def cannot_explain(error: CannotExplainError) -> Response:
+        able = [m["name"] for m in get_model_store().metadata() if m.get("explains")]
+        problem = (f"{error}; models that can: {', '.join(able)} (?model=NAME)" if able
+                   else f"{error}; no model served here can")
+        return error_response(422, "cannot_explain", problem, [ErrorDetail(field="model", problem=problem)])
 
     @app.exception_handler(UnknownModelError)
     def unknown_model(error: UnknownModelError) -> Response:

@@ -29,12 +29,14 @@ from lambda_fn.api.schemas import (
     BatchRequest,
     BatchResponse,
     ErrorResponse,
+    ExplanationResponse,
     HealthResponse,
     House,
     ModelRef,
     ModelsResponse,
     ModelSummary,
     PredictionResponse,
+    explained,
     iso_day,
     minimal_house_schema,
     priced_houses,
@@ -99,10 +101,14 @@ def _model_ref(predictor: Predictor) -> ModelRef:
 def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None) -> Pricing:
     asked_on = as_of or today()
     pricing = predictor.price(houses, asked_on)
+    _record(pricing, predictor, asked_on, "priced houses")
+    return pricing
+
+
+def _record(pricing: Pricing, predictor: Predictor, asked_on: datetime.date, message: str) -> None:
     count("Predictions", len(pricing.prices), model_version=predictor.version)
     logger.append_keys(model_name=predictor.name, model_version=predictor.version)
-    logger.info("priced houses", extra={"houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
-    return pricing
+    logger.info(message, extra={"houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
 
 
 def _warnings(pricing: Pricing) -> list[dict[str, str]]:
@@ -133,6 +139,21 @@ def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = 
     pricing = _price([house.model_dump() for house in batch.instances], predictor, as_of)
     return BatchResponse(predictions=priced_houses(pricing, predictor.interval_coverage),
                          market_month=pricing.market_month, model=_model_ref(predictor), warnings=_warnings(pricing))
+
+
+@app.post("/v1/predict/explain", summary="Price one house and explain it: what moved the price, in dollars, and "
+                                         "the 5 most comparable training sales (models that explain: GET /v1/models)",
+          responses=WITH_BODY)
+@traced
+def predict_explain(house: House, model: ModelChoice = None, as_of: AsOf = None) -> ExplanationResponse:
+    errors.require_json_object(app.current_event)
+    predictor = get_model_store().get(model)
+    asked_on = as_of or today()
+    pricing, [explanation] = predictor.explain([house.model_dump()], asked_on)
+    _record(pricing, predictor, asked_on, "explained a price")
+    return ExplanationResponse(**explained(pricing, explanation, predictor.interval_coverage),
+                               market_month=pricing.market_month, model=_model_ref(predictor),
+                               warnings=_warnings(pricing))
 
 
 @app.post("/v1/predict/minimal", summary="Price one house from exactly the fields the chosen model uses "

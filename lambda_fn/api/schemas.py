@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
-from lambda_fn.core.predictor import Pricing
+from lambda_fn.core.predictor import Explanation, Pricing
 
 MAX_BATCH_SIZE = 1000
 ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}", re.ASCII)
@@ -200,6 +200,46 @@ class PredictionResponse(_PricedAtMonth, PricedHouse):
     pass
 
 
+class ContributionGroup(BaseModel):
+    group: str = Field(description="What moved the price, e.g. location, living area, nearby sales, market month")
+    usd: float = Field(description="How much it moved the price from the baseline, USD (negative: down)")
+
+
+class ComparableSale(BaseModel):
+    zipcode: int
+    lat: float
+    long: float
+    bedrooms: int
+    bathrooms: float
+    sqft_living: int
+    grade: int
+    yr_built: int
+    sale_date: datetime.date = Field(description="The day it sold (May 2014 to May 2015)")
+    sale_price: float = Field(description="What it sold for, USD")
+    price_at_market_month: float = Field(description="Its sale price moved to market_month by the model's market index")
+    distance_km: float = Field(description="Straight-line distance from the house priced")
+
+
+class ExplanationResponse(PredictionResponse):
+    baseline: float = Field(description=(
+        "The model's price before any of this house's features, USD; baseline plus every contribution is the "
+        "price to the cent"))
+    contributions: list[ContributionGroup] = Field(description=(
+        "From the model's exact tree attributions, grouped; the same groups in the same order for every house"))
+    comparables: list[ComparableSale] = Field(description=(
+        "The 5 training sales most like the house: near it and similar in size, grade and age; most alike first"))
+
+
+def explained(pricing: Pricing, explanation: Explanation, coverage: float | None) -> dict[str, Any]:
+    """The ``ExplanationResponse`` fields beyond the ``_PricedAtMonth`` ones, for one house."""
+    [priced] = priced_houses(pricing, coverage)
+    grouped = explanation.contributions
+    return {**priced, "baseline": grouped.baseline,
+            "contributions": [{"group": group, "usd": usd} for group, usd in grouped.usd.items()],
+            "comparables": [{**vars(sale), "price_at_market_month": moved} for sale, moved in
+                            zip(explanation.comparables, explanation.comparable_prices, strict=True)]}
+
+
 class BatchResponse(_PricedAtMonth):
     predictions: list[PricedHouse]
 
@@ -220,6 +260,7 @@ class ModelSummary(BaseModel):
     default: bool = Field(description="Answers requests that name no model")
     required_fields: list[str] = Field(description="The fields /v1/predict/minimal?model=NAME asks for")
     interval_coverage: float | None = Field(description="Coverage of the price range it returns; null: no range")
+    explains: bool = Field(description="Answers /v1/predict/explain: what moved each price, and comparable sales")
     metrics: dict[str, dict[str, float]] = Field(description="held_out, train and cv metrics recorded at training")
 
     @classmethod
@@ -227,7 +268,8 @@ class ModelSummary(BaseModel):
         interval = metadata.get("interval")
         return cls(name=metadata["name"], version=metadata["version"], description=metadata.get("description", ""),
                    default=default, required_fields=metadata["required_fields"],
-                   interval_coverage=interval["coverage"] if interval else None, metrics=metadata.get("metrics", {}))
+                   interval_coverage=interval["coverage"] if interval else None,
+                   explains=bool(metadata.get("explains")), metrics=metadata.get("metrics", {}))
 
 
 class ModelsResponse(BaseModel):

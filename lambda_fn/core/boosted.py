@@ -18,6 +18,7 @@ on one thread, so a price does not depend on the machine's cores.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,9 +114,13 @@ class BoostedPrices:
         return [self.features[i] for i in self._tree_columns] + column_names()
 
     def month_offset(self, x: np.ndarray) -> np.ndarray:
-        """The market index at each row's month; a month after the data takes the last month's.
-        Months before the data are refused upstream (``MarketMonths``)."""
-        rows = np.minimum(x[:, self._month] - self._first, len(self.month_offsets) - 1)
+        """The market index at each row's month (``index_at``)."""
+        return self.index_at(x[:, self._month])
+
+    def index_at(self, months: np.ndarray) -> np.ndarray:
+        """The market index (a log offset) at each month number (``core.market``); a month after the
+        data takes the last month's. Months before the data are refused upstream (``MarketMonths``)."""
+        rows = np.minimum(np.asarray(months, dtype=np.float64) - self._first, len(self.month_offsets) - 1)
         return self.month_offsets[rows.astype(np.intp)]
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
@@ -136,6 +141,39 @@ class BoostedPrices:
             raw = member.booster.predict(self.member_inputs(inputs, i), num_threads=1)
             total += member_log_price_per_sqft(member.target, raw, log_area)
         return self.scale * np.exp(total / len(self.members) + self.month_offset(x) + log_area)
+
+    # -- explanations ---------------------------------------------------------------------------
+    @property
+    def explained_columns(self) -> list[str]:
+        """The columns ``log_contributions`` attributes to: ``columns``, then the market month."""
+        return [*self.columns, MARKET_MONTH]
+
+    def log_contributions(self, x: np.ndarray) -> tuple[float, np.ndarray]:
+        """The baseline log price and, per row, each ``explained_columns`` share of log(price) - baseline.
+
+        Exact, from LightGBM's own tree attributions (``pred_contrib``), averaged over the members as
+        the blend averages them. The baseline is every member's expected value, at the index's
+        average month, for a house of the training homes' mean log living area; a per-square-foot
+        member's ``log(sqft_living) - that mean`` goes to ``sqft_living``, and the month's index to
+        the market month. ``log(predict(x)) == baseline + shares.sum(axis=1)`` to float precision.
+        """
+        x = np.asarray(x, dtype=np.float64)
+        log_area = np.log(x[:, self._sqft_living])
+        mean_log_area = float(np.log(self.neighbourhood.stored["sqft_living"]).mean())
+        inputs = self.inputs(x)
+        shares = np.zeros((len(x), len(self.columns) + 1))
+        baseline = math.log(self.scale)
+        area = self.columns.index("sqft_living")
+        for i, member in enumerate(self.members):
+            contributions = member.booster.predict(self.member_inputs(inputs, i), num_threads=1, pred_contrib=True)
+            # pred_contrib: one column per input, then the expected value (the same for every row).
+            shares[:, self._member_columns[i]] += contributions[:, :-1] / len(self.members)
+            baseline += float(contributions[0, -1]) / len(self.members)
+            if member.target == "log_price_per_sqft":
+                shares[:, area] += (log_area - mean_log_area) / len(self.members)
+                baseline += mean_log_area / len(self.members)
+        shares[:, -1] = self.month_offset(x)
+        return baseline, shares
 
     # -- files ----------------------------------------------------------------------------------
     def files(self) -> dict[str, bytes]:

@@ -33,3 +33,11 @@ class AskedBeforeDataError(PredictionInputError):
     def __init__(self, day: datetime.date, first_month: str) -> None:
         super().__init__(ASKED_ON, f"{day.isoformat()} is before {first_month}, the first month of the sales this "
                                    "model learnt from; ask for a day in or after that month")
+
+
+class CannotExplainError(ValueError):
+    """Asked to explain the prices of a model that does not attribute them."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__(f"model {model} cannot explain its prices")
+        self.model = model

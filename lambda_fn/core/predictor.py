@@ -19,23 +19,42 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from functools import cached_property
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
+from lambda_fn.core.comparables import Comparable, SaleRecords
+from lambda_fn.core.contributions import Contributions, Grouping
+from lambda_fn.core.errors import CannotExplainError
 from lambda_fn.core.features import FeatureBuilder
 from lambda_fn.core.intervals import PriceIntervals
 from lambda_fn.core.locations import InputWarning, ZipcodeAreas
 from lambda_fn.core.market import MarketMonths
+from lambda_fn.core.market import market_month as month_number_of
 
 FEATURES_FILE = "model_features.json"
 DEMOGRAPHICS_FILE = "demographics.csv"
+SALES_FILE = "sales.csv"   # the training sales comparables are drawn from (versions that explain)
+COMPARABLES = 5
 
 
 class PriceModel(Protocol):
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 
     def files(self) -> dict[str, bytes]: ...
+
+
+@runtime_checkable
+class ExplainingModel(PriceModel, Protocol):
+    """A model that attributes its prices (``lambda_fn.core.boosted``) and has a market index."""
+
+    @property
+    def explained_columns(self) -> list[str]: ...
+
+    def log_contributions(self, x: np.ndarray) -> tuple[float, np.ndarray]: ...
+
+    def index_at(self, months: np.ndarray) -> np.ndarray: ...
 
 
 class ModelFormatError(ValueError):
@@ -54,6 +73,17 @@ class Pricing:
     warnings: list[InputWarning]
 
 
+@dataclass(frozen=True)
+class Explanation:
+    """Why one house got its price: ``contributions`` (baseline plus groups, to the cent), and the
+    ``comparables`` most like it with ``comparable_prices``: each sale price moved to the priced
+    month by the model's own market index."""
+
+    contributions: Contributions
+    comparables: list[Comparable]
+    comparable_prices: list[float]
+
+
 class VersionFiles(Mapping[str, bytes]):
     """A version's checksummed files by name; asking for any other file is a ModelFormatError."""
 
@@ -70,6 +100,12 @@ class VersionFiles(Mapping[str, bytes]):
 
     def __len__(self) -> int:
         return len(self._files)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._files
+
+    def get(self, name: str, default: bytes | None = None) -> bytes | None:   # an optional file: no error
+        return self._files.get(name, default)
 
     def text(self, name: str) -> str:
         return self[name].decode("utf-8")
@@ -94,7 +130,7 @@ def load_model(model_format: str, files: VersionFiles) -> PriceModel:
 
 class Predictor:
     def __init__(self, *, metadata: Mapping[str, Any], model: PriceModel, features: Sequence[str],
-                 demographics: Mapping[str, Mapping[str, float]]) -> None:
+                 demographics: Mapping[str, Mapping[str, float]], sales_csv: bytes | None = None) -> None:
         self.metadata = dict(metadata)
         self.name: str = self.metadata["name"]
         self.version: str = self.metadata["version"]
@@ -118,6 +154,13 @@ class Predictor:
             raise ModelFormatError(f"{self.name} {self.version}: the market month is a feature exactly when "
                                    "the metadata has a market")
         self.interval_coverage: float | None = self._intervals.coverage if self._intervals else None
+        self.explains = bool(self.metadata.get("explains"))
+        self._sales_csv = sales_csv
+        if self.explains:
+            if not isinstance(model, ExplainingModel) or sales_csv is None or self._market is None:
+                raise ModelFormatError(f"{self.name} {self.version}: the metadata says it explains its prices, but "
+                                       f"its model, {SALES_FILE} or market index is missing")
+            self._grouping = Grouping(model.explained_columns, self.demographic_fields)
 
     @classmethod
     def from_files(cls, files: Mapping[str, bytes], metadata: Mapping[str, Any]) -> Predictor:
@@ -130,7 +173,8 @@ class Predictor:
             if getattr(model, "features", features) != features:   # a blend names the columns it was fitted on
                 raise ModelFormatError(f"{FEATURES_FILE} and the model's own files name different features")
             return cls(metadata=metadata, model=model, features=features,
-                       demographics=parse_demographics(files.text(DEMOGRAPHICS_FILE)))
+                       demographics=parse_demographics(files.text(DEMOGRAPHICS_FILE)),
+                       sales_csv=files.get(SALES_FILE))
         except ModelFormatError:
             raise
         except Exception as error:  # whatever a corrupt or inconsistent file raises, it must never reach serving
@@ -163,9 +207,41 @@ class Predictor:
         """Everything an answer states: prices, their ranges and the month they are set at. The day
         is checked once, by working out its month."""
         market_month = self.priced_month(asked_on)
-        prices = self._prices(houses, asked_on)
+        return self._pricing(houses, self._prices(houses, asked_on), market_month)
+
+    def _pricing(self, houses: Sequence[Mapping[str, Any]], prices: list[float], market_month: str | None) -> Pricing:
         warnings = self._areas.outside(houses) if self._areas else []
         return Pricing(prices, self.intervals(prices) if self._intervals else None, market_month, warnings)
+
+    def explain(self, houses: Sequence[Mapping[str, Any]],
+                asked_on: datetime.date) -> tuple[Pricing, list[Explanation]]:
+        """``price``'s answer, and an ``Explanation`` per house. A model that does not explain raises
+        ``CannotExplainError``."""
+        if not self.explains:
+            raise CannotExplainError(self.name)
+        model: ExplainingModel = self.model   # type: ignore[assignment]  # checked when loaded
+        market_month = self.priced_month(asked_on)
+        x = self.features.matrix(houses, asked_on=asked_on)
+        prices = [round(float(price), 2) for price in model.predict(x)]
+        baseline, shares = model.log_contributions(x)
+        contributions = self._grouping.in_dollars(baseline, self._grouping.log_shares(shares), prices)
+        index_now = float(model.index_at(np.array([month_number_of(asked_on)], dtype=np.float64))[0])
+        explanations = [Explanation(grouped, *self._comparables(house, model, index_now))
+                        for house, grouped in zip(houses, contributions, strict=True)]
+        return self._pricing(houses, prices, market_month), explanations
+
+    def _comparables(self, house: Mapping[str, Any], model: ExplainingModel,
+                     index_now: float) -> tuple[list[Comparable], list[float]]:
+        """The sales most like ``house``, and each one's price moved from its month to ``index_now``'s."""
+        comparables = self._sales.most_like(house, COMPARABLES)
+        sold_in = [month_number_of(datetime.date.fromisoformat(c.sale_date)) for c in comparables]
+        moves = np.exp(index_now - model.index_at(np.array(sold_in, dtype=np.float64)))
+        return comparables, [round(c.sale_price * float(move), 2) for c, move in zip(comparables, moves, strict=True)]
+
+    @cached_property
+    def _sales(self) -> SaleRecords:
+        # Parsed on the first explanation only (0.1 s here, with its KD-tree): most requests never need it.
+        return SaleRecords.from_csv(self._sales_csv or b"")
 
     def intervals(self, prices: Sequence[float]) -> list[tuple[float, float]]:
         """The (low, high) range around each price holding ``interval_coverage`` of sale prices."""
