@@ -5,6 +5,8 @@
     python scripts/submit_examples.py --url https://ID.execute-api.REGION.amazonaws.com/prod \\
         --api-key "$API_KEY"                                            # API Gateway
     python scripts/submit_examples.py --batch --json                    # one batch call, JSON out
+    python scripts/submit_examples.py --explain --limit 5               # what moved each price, and
+                                                                        # its nearest comparable sale
 
 Standard library only, so it runs with any Python 3.11+. Exits 1 if any house was not priced.
 """
@@ -62,9 +64,10 @@ def price_all(houses: list[dict], args: argparse.Namespace) -> list[dict]:
         return [{"status": status, **p, "model": body["model"], "price_basis": body["price_basis"],
                  "warnings": warnings.get(i, [])} for i, p in enumerate(body["predictions"])]
     results = []
+    route = "/v1/predict/explain" if args.explain else "/v1/predict"
     for house in houses:
         started = time.perf_counter()
-        status, body = post(f"{base}/v1/predict{query}", house, args.api_key, args.timeout)
+        status, body = post(f"{base}{route}{query}", house, args.api_key, args.timeout)
         elapsed_ms = (time.perf_counter() - started) * 1000
         result = {"status": status, "ms": round(elapsed_ms, 1)}
         result.update(body if status == 200 else {"error": body.get("message", body)})
@@ -98,12 +101,32 @@ def print_table(url: str, houses: list[dict], results: list[dict]) -> None:
         print(line)
         for warning in result.get("warnings", []):   # priced, but something looked wrong
             print(f"{'':>5}warning: {warning['problem']}")
+        if result.get("contributions"):
+            print_explanation(result)
     priced = [r for r in results if r["status"] == 200]
     timings = sorted(r["ms"] for r in priced if "ms" in r)
     print(f"\n{len(priced)} of {len(results)} houses priced", end="")
     if timings:
         print(f"; round trip median {timings[len(timings) // 2]:.1f} ms, max {timings[-1]:.1f} ms", end="")
     print(".")
+
+
+def dollars(value: float, *, signed: bool = False) -> str:
+    text = f"${abs(round(value)):,}"
+    return (("+" if value >= 0 else "-") + text) if signed else text
+
+
+def print_explanation(result: dict) -> None:
+    """The three contributions that moved the price most, and the nearest comparable sale."""
+    top = sorted(result["contributions"], key=lambda c: abs(c["usd"]), reverse=True)[:3]
+    print(f"{'':>5}moved most: " + ", ".join(f"{c['group']} {dollars(c['usd'], signed=True)}" for c in top)
+          + f"  (from a baseline of {dollars(result['baseline'])})")
+    if result.get("comparables"):
+        sale = min(result["comparables"], key=lambda c: c["distance_km"])
+        print(f"{'':>5}nearest comparable: {sale['distance_km']:.2f} km away in {sale['zipcode']}, "
+              f"{sale['sqft_living']:,} sqft, grade {sale['grade']}, built {sale['yr_built']}; sold "
+              f"{sale['sale_date']} for {dollars(sale['sale_price'])} ({dollars(sale['price_at_market_month'])} "
+              f"at {result['market_month']})")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -113,10 +136,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model name or version to ask for (default: the service's default)")
     parser.add_argument("--limit", type=int, help="price only the first N houses")
     parser.add_argument("--batch", action="store_true", help="one /v1/predict/batch call instead of one per house")
+    parser.add_argument("--explain", action="store_true",
+                        help="ask /v1/predict/explain: print each house's top three contributions and its nearest "
+                             "comparable sale")
     parser.add_argument("--json", action="store_true", help="print the answers as JSON instead of a table")
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per HTTP request")
     parser.add_argument("--data-dir", type=Path, default=Path(os.environ.get("DATA_DIR", DEFAULT_DATA_DIR)))
     args = parser.parse_args(argv)
+    if args.explain and args.batch:
+        parser.error("--explain asks one house at a time; leave out --batch")
 
     houses = read_houses(args.data_dir, args.limit)
     try:
