@@ -59,6 +59,14 @@ from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX, Settin
 from model import data
 
 NO_POINTER = 0  # the "SSM version" of a pointer not created yet (SSM numbers versions from 1)
+COMMANDS = {
+    "publish": "sign metadata.json with the registry's KMS key (--signing-key), then upload a local version "
+               "and its signature; never overwrites",
+    "promote": "verify a published version (signature, checksums, libraries, smoke test, future examples), "
+               "then make it active; --image: the model baked into each image",
+    "rollback": "make the previous version active again (verified first, like promote)",
+    "list": "versions, the active one and the rollback history",
+}
 
 
 def _now() -> str:
@@ -236,8 +244,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="ARN of the registry's KMS signing key: publish signs with it, promote and rollback "
                              "verify with it (default $MODEL_SIGNING_KEY_ARN)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in ("publish", "promote", "rollback", "list"):
-        sub = commands.add_parser(command)
+    for command, summary in COMMANDS.items():
+        sub = commands.add_parser(command, help=summary, description=summary)
         sub.add_argument("--name", default=None if command == "list" else Settings().default_model,
                          help="model name (default: the service's default model, $DEFAULT_MODEL or gbm)")
         if command == "publish":
