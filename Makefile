@@ -113,9 +113,10 @@ bench-container: install artifacts ## cold start (RIE: docker run -> first answe
 # ---- end Containers ------------------------------------------------------------------------------
 
 # ---- Model registry (lambda_fn/registry/, model/registry.py; docs/registry.md) --------------------
-# A new model version without a new image: publish, promote (verified and smoke-tested first),
-# roll back. Reads MODEL_REGISTRY_BUCKET and MODEL_POINTER_PREFIX (the stack's outputs) and runs
-# with AWS credentials of the registry's deploy role; README "Releasing a new model".
+# A new model version without a new image: publish (signed with the registry's KMS key), promote
+# (signature verified, smoke-tested first), roll back. Reads MODEL_REGISTRY_BUCKET,
+# MODEL_POINTER_PREFIX and MODEL_SIGNING_KEY_ARN (the stack's outputs) and runs with AWS
+# credentials of the registry's deploy role; README "Releasing a new model".
 # The served default model; REGISTRY_MODEL=basic releases the client's model.
 REGISTRY_MODEL ?= gbm
 REGISTRY_VERSION ?=
@@ -124,10 +125,10 @@ REGISTRY_VERSION ?=
 registry-list: install ## model versions in the registry, the active one and the rollback history
 	$(PY) -m model.registry list
 
-registry-publish: install artifacts ## upload model/artifacts/REGISTRY_MODEL/(REGISTRY_VERSION or LATEST); never overwrites
+registry-publish: install artifacts ## sign and upload model/artifacts/REGISTRY_MODEL/(REGISTRY_VERSION or LATEST); never overwrites
 	$(PY) -m model.registry publish --name $(REGISTRY_MODEL) $(if $(REGISTRY_VERSION),--version $(REGISTRY_VERSION))
 
-registry-promote: install ## check REGISTRY_VERSION (checksums, libraries, smoke test, future examples), make it active
+registry-promote: install ## check REGISTRY_VERSION (signature, checksums, libraries, smoke test, future examples), make it active
 	$(PY) -m model.registry promote --name $(REGISTRY_MODEL) --version $(REGISTRY_VERSION)
 
 registry-rollback: install ## point REGISTRY_MODEL back at the version active before the last promotion

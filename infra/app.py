@@ -38,17 +38,24 @@ def target_environment(settings: DeploymentSettings, environ: Mapping[str, str])
     )
 
 
+def model_publisher(settings: DeploymentSettings) -> iam.IPrincipal:
+    """Who may assume the registry's deploy role (the only writer and signer): the configured
+    publisher; in dev without one, the account root, so anyone the account allows sts:AssumeRole on
+    it (the settings refuse that outside dev)."""
+    if settings.model_publisher_arn:
+        return iam.ArnPrincipal(settings.model_publisher_arn)
+    return iam.AccountRootPrincipal()
+
+
 def build_app(app: App | None = None, environ: Mapping[str, str] = os.environ) -> App:
     app = app or App()
     settings = DeploymentSettings.from_context(app.node)
     env = target_environment(settings, environ)
     models = Stack(app, f"{c.STACK_PREFIX}Models-{settings.stage}", env=env,
                    description="Sound Realty price service: model registry (S3 versions, SSM pointers)")
-    # Only the deploy role writes to the registry; principals of this account that are allowed
-    # sts:AssumeRole on it (the release pipeline or a data scientist) publish and promote.
     registry = ModelRegistry(models, "Models", model_names=c.MODEL_NAMES,
                              pointer_prefix=f"/{c.SERVICE_NAME}/{settings.stage}/models",
-                             deploy_principal=iam.AccountRootPrincipal())
+                             deploy_principal=model_publisher(settings))
     ServerlessStack(app, f"{c.STACK_PREFIX}Serverless-{settings.stage}", settings=settings, env=env,
                     dependencies=[registry], alarm_email=settings.alarm_email)
     if settings.ecs:

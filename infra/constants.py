@@ -7,6 +7,7 @@ record that holds it (``docs/decisions/``).
 """
 
 from aws_cdk import Duration
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
 SERVICE_NAME = "price-service"  # POWERTOOLS_SERVICE_NAME, resource names, log prefixes
@@ -14,6 +15,9 @@ METRICS_NAMESPACE = "SoundRealty"  # POWERTOOLS_METRICS_NAMESPACE
 STACK_PREFIX = "PriceService"  # stacks: PriceServiceServerless-, PriceServiceEcs-, PriceServiceModels-<stage>
 # Every model baked into the image; each gets a registry pointer (lambda_fn/registry/layout.py).
 MODEL_NAMES = ("basic", "gbm")
+# The registry's signing key: ECDSA P-256 (ECDSA_SHA_256, lambda_fn/registry/signing.py), verified
+# by kms:Verify in the runtimes (docs/decisions/018-signed-model-versions.md).
+MODEL_SIGNING_KEY_SPEC = kms.KeySpec.ECC_NIST_P256
 
 # --- The image (one asset, both front doors) -----------------------------------------------------
 # The build context is the repository root; CDK stages it through the root .dockerignore (owned

@@ -51,6 +51,7 @@ CONTEXT_KEYS = {
     "apiAllowedCidrs": "api_allowed_cidrs",
     "wafRateLimit": "waf_rate_limit",
     "iamAuth": "iam_auth",
+    "modelPublisherArn": "model_publisher_arn",
 }
 _NONE = {"", "none", "null"}
 
@@ -83,6 +84,10 @@ class DeploymentSettings(BaseModel):
     api_allowed_cidrs: tuple[str, ...] = ()
     waf_rate_limit: int | None = Field(None, ge=10, le=2_000_000_000)
     iam_auth: bool = False
+    # The IAM role (the release pipeline's) that alone may assume the registry's deploy role, and so
+    # publish, sign and promote models. None: the account root (anyone the account lets assume
+    # it), accepted in dev only.
+    model_publisher_arn: str | None = None
 
     @classmethod
     def from_context(cls, node: Node, config_dir: Path = stage_config.CONFIG_DIR) -> DeploymentSettings:
@@ -143,6 +148,14 @@ class DeploymentSettings(BaseModel):
     def _certificate(cls, value: str | None) -> str | None:
         if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate/[\w-]+", value):
             raise ValueError(f"certificateArn must be an ACM certificate ARN, got {value!r}")
+        return value
+
+    @field_validator("model_publisher_arn")
+    @classmethod
+    def _publisher(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}", value):
+            raise ValueError(f"modelPublisherArn must be an IAM role ARN (arn:aws:iam::<account>:role/<name>), "
+                             f"got {value!r}")
         return value
 
     @field_validator("alarm_email")
@@ -207,6 +220,11 @@ class DeploymentSettings(BaseModel):
             raise ValueError("throttleBurstLimit must be at least throttleRateLimit")
         if self.ecs and self.stage != c.DEFAULT_STAGE:
             self._ready_for_clients()
+        if self.model_publisher_arn is None and self.stage != c.DEFAULT_STAGE:
+            # Outside dev, "whoever the account lets assume the deploy role" may not release models.
+            raise ValueError(f"stage {self.stage!r} needs the role that publishes models: set modelPublisherArn "
+                             f"to the release pipeline's IAM role ARN in config/{self.stage}.json, "
+                             "or pass -c modelPublisherArn=...")
         return self
 
     def _ready_for_clients(self) -> None:

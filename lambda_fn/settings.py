@@ -4,6 +4,8 @@
     DEFAULT_MODEL          the model answering requests that name none (default: gbm)
     MODEL_REGISTRY_BUCKET  the S3 model registry; unset: serve only the image's models
     MODEL_POINTER_PREFIX   SSM parameter path of the "active version" pointers (<prefix>/<model name>)
+    MODEL_SIGNING_KEY_ARN  the KMS key whose signature a registry version must carry; unset: every
+                           registry version is refused (the image's models serve)
     MODEL_REFRESH_SECONDS  how long a pointer read is trusted, and the pause after a failed swap
                            (default 30; 0 reads the pointer on every request, for tests)
     MODEL_DOWNLOAD_DIR     where registry versions are downloaded before loading (default /tmp/...)
@@ -33,6 +35,7 @@ class Settings(BaseSettings):
     default_model: str = "gbm"
     registry_bucket: str | None = Field(None, validation_alias="MODEL_REGISTRY_BUCKET")
     pointer_prefix: str = Field(DEFAULT_POINTER_PREFIX, validation_alias="MODEL_POINTER_PREFIX")
+    signing_key_arn: str | None = Field(None, validation_alias="MODEL_SIGNING_KEY_ARN")
     refresh_seconds: int = Field(30, ge=0, le=3600, validation_alias="MODEL_REFRESH_SECONDS")
     # Lambda's only writable folder is /tmp; ECS tasks run as a non-root user who can write there too.
     download_dir: Path = Field(Path(tempfile.gettempdir()) / "model-registry", validation_alias="MODEL_DOWNLOAD_DIR")

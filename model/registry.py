@@ -1,17 +1,20 @@
 """Release models through the S3 model registry (layout and pointer: ``lambda_fn/registry/layout.py``).
 
-    python -m model.registry publish  [--name basic] [--version V]  upload model/artifacts/<name>/<V>
-                                                                     (default: its LATEST); never overwrites
-    python -m model.registry promote  --version V [--name basic]    verify, smoke-test, price the future
-                                                                     examples, then move the pointer
+    python -m model.registry publish  [--name basic] [--version V]  sign metadata.json with the KMS key, upload
+                                                                     model/artifacts/<name>/<V> (default: its
+                                                                     LATEST) and the signature; never overwrites
+    python -m model.registry promote  --version V [--name basic]    verify the signature, checksums, smoke test,
+                                                                     price the future examples; move the pointer
     python -m model.registry promote  --image [--name basic]        back to the model baked into the image
-    python -m model.registry rollback [--name basic]                move the pointer back one release
+    python -m model.registry rollback [--name basic]                move the pointer back one release (checked)
     python -m model.registry list     [--name basic]                versions, the active one, the history
 
-The bucket and pointer prefix come from ``--bucket`` / ``--pointer-prefix`` or the variables the
-service itself reads (MODEL_REGISTRY_BUCKET, MODEL_POINTER_PREFIX); AWS credentials from the usual
-chain, as the registry's deploy role (it alone may write). Running services follow a promotion or
-a rollback within MODEL_REFRESH_SECONDS, with no new image and no restart. The stack does not
+The bucket, pointer prefix and signing key come from ``--bucket`` / ``--pointer-prefix`` /
+``--signing-key`` or the variables the service itself reads (MODEL_REGISTRY_BUCKET,
+MODEL_POINTER_PREFIX, MODEL_SIGNING_KEY_ARN: the stack outputs BucketName, PointerPrefix,
+SigningKeyArn); AWS credentials from the usual chain, as the registry's deploy role (it alone may
+write and sign). Running services serve only versions signed with that key, and follow a promotion
+or a rollback within MODEL_REFRESH_SECONDS, with no new image and no restart. The stack does not
 create the pointers: until the first ``promote`` creates one, it reads as "the image's model".
 """
 
@@ -32,7 +35,13 @@ from typing import Any
 
 from lambda_fn.core.market import today
 from lambda_fn.core.predictor import Predictor
-from lambda_fn.registry.artifacts import METADATA_FILE, ArtifactError, latest_version_folder, load_predictor
+from lambda_fn.registry.artifacts import (
+    METADATA_FILE,
+    SIGNATURE_FILE,
+    ArtifactError,
+    latest_version_folder,
+    load_predictor,
+)
 from lambda_fn.registry.layout import (
     Pointer,
     RegistryError,
@@ -42,20 +51,26 @@ from lambda_fn.registry.layout import (
     describe_aws_error,
     describe_version,
     fetch_predictor,
+    is_missing,
     is_parameter_not_found,
 )
+from lambda_fn.registry.signing import SigningKey
 from lambda_fn.settings import DEFAULT_MODEL_DIR, DEFAULT_POINTER_PREFIX, Settings
 from model import data
 
 NO_POINTER = 0  # the "SSM version" of a pointer not created yet (SSM numbers versions from 1)
+COMMANDS = {
+    "publish": "sign metadata.json with the registry's KMS key (--signing-key), then upload a local version "
+               "and its signature; never overwrites",
+    "promote": "verify a published version (signature, checksums, libraries, smoke test, future examples), "
+               "then make it active; --image: the model baked into each image",
+    "rollback": "make the previous version active again (verified first, like promote)",
+    "list": "versions, the active one and the rollback history",
+}
 
 
 def _now() -> str:
     return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-
-
-def _error_code(error: Exception) -> str:
-    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
 
 
 @dataclass
@@ -63,6 +78,13 @@ class Registry:
     location: RegistryLocation
     s3: Any
     ssm: Any
+    signing_key: SigningKey | None = None  # needed to publish (sign) and to promote or roll back (verify)
+
+    def key(self) -> SigningKey:
+        if self.signing_key is None:
+            raise RegistryError("no signing key: pass --signing-key or set MODEL_SIGNING_KEY_ARN "
+                                "(the registry stack's output SigningKeyArn)")
+        return self.signing_key
 
     def names(self) -> list[str]:
         return self._children("")
@@ -84,7 +106,7 @@ class Registry:
         try:
             self.s3.head_object(Bucket=self.location.bucket, Key=self.location.key(name, version, METADATA_FILE))
         except Exception as error:
-            if _error_code(error) in {"404", "NoSuchKey", "NotFound"}:
+            if is_missing(error):
                 return False
             raise RegistryError(f"could not read {self.location.url(name, version)}: "
                                 f"{describe_aws_error(error)}") from error
@@ -127,8 +149,12 @@ def publish(registry: Registry, artifacts: Path, name: str, version: str | None)
     if registry.has_objects(name, version):
         raise RegistryError(f"{registry.location.url(name, version)} already exists: versions are immutable "
                             "(train a new version instead)")
-    for file in [*predictor.metadata["files"], METADATA_FILE]:  # metadata.json last: then the version is complete
-        body = (folder / file).read_bytes()
+    metadata = (folder / METADATA_FILE).read_bytes()
+    signature = _sign(registry.key(), metadata)   # before any upload: a refused signature leaves nothing behind
+    uploads = {file: (folder / file).read_bytes() for file in predictor.metadata["files"]}
+    # The signature before metadata.json, which goes last: once it exists the version is complete.
+    uploads.update({SIGNATURE_FILE: signature, METADATA_FILE: metadata})
+    for file, body in uploads.items():
         try:
             registry.s3.put_object(Bucket=registry.location.bucket, Key=registry.location.key(name, version, file),
                                    Body=body, IfNoneMatch="*",
@@ -136,22 +162,30 @@ def publish(registry: Registry, artifacts: Path, name: str, version: str | None)
         except Exception as error:
             raise RegistryError(f"could not upload {registry.location.url(name, version, file)}: "
                                 f"{describe_aws_error(error)}") from error
-    print(f"published {name} {version} to {registry.location.url(name, version)}")
+    print(f"published {name} {version} to {registry.location.url(name, version)}, signed with {registry.key().key_arn}")
     return version
 
 
+def _sign(key: SigningKey, metadata: bytes) -> bytes:
+    try:
+        return key.sign(metadata)
+    except Exception as error:  # access denied (not the deploy role?), key disabled, KMS unreachable
+        raise RegistryError(f"could not sign {METADATA_FILE} with {key.key_arn}: "
+                            f"{describe_aws_error(error)}") from error
+
+
 def check_candidate(registry: Registry, name: str, version: str, workdir: Path) -> Predictor:
-    """What the service will check (checksums, libraries, smoke test), plus the 100 future examples."""
+    """What the service will check (signature, checksums, libraries, smoke test), plus the 100 future examples."""
     if not registry.is_published(name, version):
         raise RegistryError(f"{registry.location.url(name, version)} is not published (see `list`)")
-    predictor = fetch_predictor(registry.s3, registry.location, name, version, workdir)
+    predictor = fetch_predictor(registry.s3, registry.location, name, version, workdir, signing_key=registry.key())
     houses = json.loads(data.load_future_examples().to_json(orient="records"))
     prices = predictor.predict(houses, today())
     bad = [i for i, price in enumerate(prices) if not (math.isfinite(price) and price > 0)]
     if len(prices) != len(houses) or bad:
         raise ArtifactError(f"{name} {version} priced future examples {bad[:10]} as non-positive or not finite")
-    print(f"checked {name} {version}: checksums, libraries, smoke test, {len(prices)} future examples priced "
-          f"(${min(prices):,.0f} to ${max(prices):,.0f})")
+    print(f"checked {name} {version}: signature, checksums, libraries, smoke test, "
+          f"{len(prices)} future examples priced (${min(prices):,.0f} to ${max(prices):,.0f})")
     return predictor
 
 
@@ -206,9 +240,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="registry bucket (default $MODEL_REGISTRY_BUCKET)")
     parser.add_argument("--pointer-prefix", default=os.environ.get("MODEL_POINTER_PREFIX", DEFAULT_POINTER_PREFIX),
                         help="SSM path of the pointers (default $MODEL_POINTER_PREFIX or %(default)s)")
+    parser.add_argument("--signing-key", default=os.environ.get("MODEL_SIGNING_KEY_ARN"),
+                        help="ARN of the registry's KMS signing key: publish signs with it, promote and rollback "
+                             "verify with it (default $MODEL_SIGNING_KEY_ARN)")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in ("publish", "promote", "rollback", "list"):
-        sub = commands.add_parser(command)
+    for command, summary in COMMANDS.items():
+        sub = commands.add_parser(command, help=summary, description=summary)
         sub.add_argument("--name", default=None if command == "list" else Settings().default_model,
                          help="model name (default: the service's default model, $DEFAULT_MODEL or gbm)")
         if command == "publish":
@@ -225,7 +262,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from botocore.exceptions import BotoCoreError, ClientError
 
-    registry = Registry(RegistryLocation(args.bucket, args.pointer_prefix), aws_client("s3"), aws_client("ssm"))
+    signing_key = SigningKey(aws_client("kms"), args.signing_key) if args.signing_key else None
+    registry = Registry(RegistryLocation(args.bucket, args.pointer_prefix), aws_client("s3"), aws_client("ssm"),
+                        signing_key)
     try:
         with tempfile.TemporaryDirectory(prefix="model-registry-") as workdir:
             if args.command == "publish":

@@ -2,10 +2,11 @@
 
     python -m scripts.loadtest [--seconds 20] [--clients 16] [--grace 5] [--workers 2]
 
-1. moto's server (S3 and SSM) on a free loopback port holds the model registry: a versioned bucket
-   with two published versions of the default model, the one baked into model/artifacts and one
-   derived from it whose blend scale is multiplied by ``DERIVED_FACTOR`` (no retraining; every
-   house gets another price, so a price names the version that made it).
+1. moto's server (S3, SSM and KMS) on a free loopback port holds the model registry: a versioned
+   bucket and a signing key, with two published (signed) versions of the default model, the one
+   baked into model/artifacts and one derived from it whose blend scale is multiplied by
+   ``DERIVED_FACTOR`` (no retraining; every house gets another price, so a price names the
+   version that made it).
 2. The real server (``python -m lambda_fn.api.serve``, uvicorn, WEB_CONCURRENCY workers) follows
    that registry, checking the pointer every second.
 3. ``--clients`` keep-alive HTTP/1.1 connections POST /v1/predict?as_of=2015-05-01 with the
@@ -59,6 +60,7 @@ from lambda_fn.registry.artifacts import (
     write_version,
 )
 from lambda_fn.registry.layout import RegistryError, RegistryLocation, aws_client
+from lambda_fn.registry.signing import SigningKey
 from lambda_fn.settings import Settings
 from model import data
 from model import registry as registry_cli
@@ -221,9 +223,12 @@ class SetupError(Exception):
 # ---- the registry in moto ---------------------------------------------------------------------
 
 def create_registry() -> registry_cli.Registry:
-    """The versioned bucket (as the ModelRegistry construct creates it) and the release CLI's view
-    of it; no pointer yet, so the server starts on the image's model."""
-    registry = registry_cli.Registry(RegistryLocation(BUCKET, POINTER_PREFIX), aws_client("s3"), aws_client("ssm"))
+    """The versioned bucket and the signing key (as the ModelRegistry construct creates them) and
+    the release CLI's view of them; no pointer yet, so the server starts on the image's model."""
+    kms = aws_client("kms")
+    key_arn = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+    registry = registry_cli.Registry(RegistryLocation(BUCKET, POINTER_PREFIX), aws_client("s3"), aws_client("ssm"),
+                                     SigningKey(kms, key_arn))
     registry.s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     registry.s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
     return registry
@@ -558,6 +563,7 @@ def run(args: argparse.Namespace, workdir: Path) -> int:
     with started([sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(moto_port)], env, moto_log) as moto:
         wait_until_listening(moto_port, moto, "moto", moto_log)
         registry = create_registry()
+        env["MODEL_SIGNING_KEY_ARN"] = registry.key().key_arn   # the server's and `promote`'s trusted key
         publish(registry, old)
         publish(registry, new)
         server_env = server_environment(env, port, args.workers, workdir / "downloads", model)

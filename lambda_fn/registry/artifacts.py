@@ -13,6 +13,12 @@ Layout of ``<root>/<name>/<version>/``::
 listed file's checksum and the versions of the libraries that read them *before* parsing or
 unpickling anything, then re-prices the smoke-test houses recorded at training; any failure
 raises ``ArtifactError`` saying what is wrong, and no half-loaded model is ever returned.
+
+Trust: a folder on local disk is trusted as the code beside it is. The image's models are built by
+``make train`` and reach an environment only inside the image that ``make deploy`` ships; the
+checksums here catch corruption, not an attacker. A version fetched from the S3 registry must
+also carry ``metadata.json.sig``, the registry key's signature of its ``metadata.json``, checked
+before anything is parsed (``lambda_fn.registry.signing``, ``lambda_fn.registry.layout``).
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from typing import Any
 from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, ModelFormatError, Predictor
 
 METADATA_FILE = "metadata.json"
+SIGNATURE_FILE = "metadata.json.sig"  # only in the registry's copy of a version (lambda_fn.registry.signing)
 LATEST_FILE = "LATEST"
 # The library that parses each format's files; its version must be the one the files were written with.
 FORMAT_LIBRARY = {"lightgbm-blend": "lightgbm", "sklearn-pickle": "scikit-learn"}
@@ -56,9 +63,9 @@ def write_version(folder: Path, *, files: dict[str, bytes], metadata: dict[str, 
     its metadata, which lists every file's sha256 and the library versions."""
     if folder.exists():
         raise ArtifactError(f"{folder} already exists: model versions are immutable")
-    if METADATA_FILE in files or metadata.get("format") not in FORMAT_LIBRARY:
+    if {METADATA_FILE, SIGNATURE_FILE} & set(files) or metadata.get("format") not in FORMAT_LIBRARY:
         raise ArtifactError(f"a version needs a known format ({', '.join(FORMAT_LIBRARY)}) and no file named "
-                            f"{METADATA_FILE}")
+                            f"{METADATA_FILE} or {SIGNATURE_FILE}")
     folder.mkdir(parents=True)
     for name, content in files.items():
         (folder / name).write_bytes(content)

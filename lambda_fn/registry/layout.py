@@ -3,9 +3,10 @@
 
     s3://<bucket>/<name>/<version>/<file>   one immutable prefix per model version: the version
                                             folder of lambda_fn.registry.artifacts, uploaded with
-                                            If-None-Match: * (never overwritten), metadata.json
-                                            last (a version is complete once its metadata exists;
-                                            it lists every other file)
+                                            If-None-Match: * (never overwritten), then
+                                            metadata.json.sig (lambda_fn.registry.signing), then
+                                            metadata.json (a version is complete once its metadata
+                                            exists; it lists every other file)
     SSM parameter <pointer prefix>/<name> = {"version": "<version>" | null,
                                              "previous": ["<version>" | null, ...],
                                              "promoted_at": "<UTC time>"}
@@ -20,9 +21,11 @@ SSM has no compare-and-swap, so releases must be serialised; the CLI re-reads th
 before writing and refuses if it moved meanwhile.
 
 ``fetch_predictor`` is the one way a registry version becomes servable, for the CLI and the
-service alike: download into a fresh folder, check the metadata names the requested version,
-verify checksums and library versions, load and smoke test (``load_predictor``); any failure
-raises ``RegistryError`` or ``ArtifactError`` with the reason, and nothing half-loaded escapes.
+service alike: download ``metadata.json`` and its signature into a fresh folder, verify the
+signature with the registry's KMS key before parsing anything, then download the files the
+metadata lists, check it names the requested version, verify checksums and library versions,
+load and smoke test (``load_predictor``); any failure raises ``RegistryError`` or
+``ArtifactError`` with the reason, and nothing half-loaded or unsigned escapes.
 """
 
 from __future__ import annotations
@@ -39,7 +42,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from lambda_fn.core.predictor import Predictor
-from lambda_fn.registry.artifacts import METADATA_FILE, ArtifactError, load_predictor, read_metadata
+from lambda_fn.registry.artifacts import METADATA_FILE, SIGNATURE_FILE, ArtifactError, load_predictor, read_metadata
+from lambda_fn.registry.signing import SigningKey
 
 HISTORY_LIMIT = 20  # rollback depth kept in the pointer (an SSM standard parameter holds 4 KB)
 # Names and versions become S3 keys and local folder names: no slashes, no leading dot.
@@ -49,6 +53,7 @@ _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 # connect + read (a version's files are far below S3's 8 MB multipart threshold: one GET each).
 CLIENT_TIMEOUTS = {"connect_timeout": 1, "read_timeout": 2, "retries": {"mode": "standard", "max_attempts": 1}}
 WORST_CALL_SECONDS = CLIENT_TIMEOUTS["connect_timeout"] + CLIENT_TIMEOUTS["read_timeout"]
+_MISSING = {"404", "NoSuchKey", "NotFound", "ParameterNotFound"}  # error codes of "does not exist"
 
 
 class RegistryError(Exception):
@@ -156,9 +161,14 @@ def describe_aws_error(error: Exception) -> str:
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         code = str(response.get("Error", {}).get("Code", "error"))
-        missing = code in {"404", "NoSuchKey", "NotFound", "ParameterNotFound"}
-        return f"{code}{' (missing)' if missing else ''}: {error}"
+        return f"{code}{' (missing)' if is_missing(error) else ''}: {error}"
     return f"{type(error).__name__}: {error}"
+
+
+def is_missing(error: BaseException | None) -> bool:
+    """Whether an AWS error says the object or parameter does not exist."""
+    response = getattr(error, "response", None)
+    return isinstance(response, dict) and str(response.get("Error", {}).get("Code")) in _MISSING
 
 
 def is_parameter_not_found(error: BaseException) -> bool:
@@ -175,13 +185,16 @@ def is_parameter_not_found(error: BaseException) -> bool:
     return False
 
 
-def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path,
-                     budget: TimeBudget | None = None) -> Path:
-    """``metadata.json`` of ``name``/``version``, then every file it lists, into ``folder`` (which
-    must not exist yet), each started only within ``budget``. Names come from the metadata, so only
-    plain file names are accepted."""
+def download_version(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path, *,
+                     signing_key: SigningKey, budget: TimeBudget | None = None) -> Path:
+    """``metadata.json`` of ``name``/``version`` and its signature, verified with ``signing_key``
+    before the metadata is parsed, then every file it lists, into ``folder`` (which must not exist
+    yet); each call started only within ``budget``. Names come from the metadata, so only plain
+    file names are accepted."""
     folder.mkdir(parents=True)
     _download(s3, location, name, version, METADATA_FILE, folder, budget)
+    _download_signature(s3, location, name, version, folder, budget)
+    _verify_signature(signing_key, location.url(name, version).rstrip("/"), folder, budget)
     try:
         files = read_metadata(folder)["files"]
     except ArtifactError as error:
@@ -191,6 +204,30 @@ def download_version(s3: Any, location: RegistryLocation, name: str, version: st
             raise ArtifactError(f"{location.url(name, version, METADATA_FILE)} lists an unsafe file name {file!r}")
         _download(s3, location, name, version, file, folder, budget)
     return folder
+
+
+def _download_signature(s3: Any, location: RegistryLocation, name: str, version: str, folder: Path,
+                        budget: TimeBudget | None) -> None:
+    try:
+        _download(s3, location, name, version, SIGNATURE_FILE, folder, budget)
+    except RegistryError as error:
+        if is_missing(error.__cause__):
+            raise ArtifactError(f"{location.url(name, version)} has no {SIGNATURE_FILE}: "
+                                "an unsigned version is never served (publish signs it)") from error
+        raise
+
+
+def _verify_signature(signing_key: SigningKey, source: str, folder: Path, budget: TimeBudget | None) -> None:
+    if budget is not None:
+        budget.check(f"verify the signature of {source}")
+    try:
+        signing_key.verify((folder / METADATA_FILE).read_bytes(), (folder / SIGNATURE_FILE).read_bytes(),
+                           source=source)
+    except ArtifactError:
+        raise
+    except Exception as error:  # KMS unreachable, throttled, access denied, key disabled: no answer
+        raise RegistryError(f"could not verify the signature of {source} with KMS: "
+                            f"{describe_aws_error(error)}") from error
 
 
 def _download(s3: Any, location: RegistryLocation, name: str, version: str, file: str, folder: Path,
@@ -204,14 +241,14 @@ def _download(s3: Any, location: RegistryLocation, name: str, version: str, file
                             f"{describe_aws_error(error)}") from error
 
 
-def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str, workdir: Path,
-                    budget: TimeBudget | None = None) -> Predictor:
-    """Download (within ``budget``, if any), verify, load and smoke-test one registry version; the
-    downloaded files are removed whatever happens (the returned predictor holds everything it
-    needs in memory)."""
+def fetch_predictor(s3: Any, location: RegistryLocation, name: str, version: str, workdir: Path, *,
+                    signing_key: SigningKey, budget: TimeBudget | None = None) -> Predictor:
+    """Download (within ``budget``, if any), check the signature with ``signing_key``, verify, load
+    and smoke-test one registry version; the downloaded files are removed whatever happens (the
+    returned predictor holds everything it needs in memory)."""
     folder = Path(workdir) / f"{check_id('name', name)}-{check_id('version', version)}-{uuid.uuid4().hex[:8]}"
     try:
-        download_version(s3, location, name, version, folder, budget)
+        download_version(s3, location, name, version, folder, signing_key=signing_key, budget=budget)
         metadata = read_metadata(folder)
         if (metadata.get("name"), metadata.get("version")) != (name, version):
             raise ArtifactError(f"{location.url(name, version)} holds {metadata.get('name')} {metadata.get('version')} "

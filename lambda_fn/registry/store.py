@@ -43,7 +43,9 @@ class ModelUpdates(Protocol):
 
 
 class LocalVersion:
-    """A version baked into the image: its metadata read at start, its model loaded on first use."""
+    """A version baked into the image: its metadata read at start, its model loaded on first use.
+    Trusted as the image is (built by ``make train``, shipped by the image's deploy): its checksums
+    are verified, and no signature is asked for; registry versions need one (``signing``)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)

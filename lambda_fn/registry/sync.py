@@ -8,14 +8,17 @@ Layout and pointer format: ``lambda_fn.registry.layout``. Contract:
   HTTP server (local, ECS), from a background thread, so no request waits for a swap. A check
   costs a lock attempt and a cache lookup, because the pointer parameters are read through
   Powertools parameters with ``max_age=MODEL_REFRESH_SECONDS``.
-- When a pointer names a version other than the one served, the version is downloaded to
-  MODEL_DOWNLOAD_DIR, verified (name and version, checksums, library versions), loaded and
-  smoke-tested, and only then swapped in with ``ModelStore.replace``: one reference assignment;
+- When a pointer names a version other than the one served, the version's metadata is downloaded
+  to MODEL_DOWNLOAD_DIR with its signature, which must verify with the key MODEL_SIGNING_KEY_ARN
+  names (one kms:Verify, within the request's time like every call) before anything is parsed;
+  then its files are downloaded and verified (name and version, checksums, library versions),
+  loaded and smoke-tested, and only then swapped in with ``ModelStore.replace``: one reference assignment;
   requests that already hold the old predictor finish with it. ``version: null`` (or the
   image's own version) reloads the model baked into the image, with no download. So does a
   pointer parameter that does not exist (nothing promoted yet): not a failure, and the answer is
   kept for MODEL_REFRESH_SECONDS like a read one, so SSM is not asked on every request.
-- Any failure (pointer malformed or unreadable; S3 unreachable; a file missing; a
+- Any failure (pointer malformed or unreadable; S3 or KMS unreachable; the version unsigned,
+  signed by another key or changed since; no signing key configured; a file missing; a
   checksum, library version or smoke test wrong) keeps the served model, logs an error naming
   the model, both versions and the reason, emits ``ModelSwapFailed`` (dimension ``model_name``),
   and pauses checks for MODEL_REFRESH_SECONDS: a broken release costs one attempt per interval
@@ -46,6 +49,7 @@ from lambda_fn.registry.layout import (
     fetch_predictor,
     is_parameter_not_found,
 )
+from lambda_fn.registry.signing import SigningKey
 from lambda_fn.registry.store import local_version
 from lambda_fn.settings import Settings
 
@@ -60,8 +64,10 @@ ANSWER_MARGIN_SECONDS = 1.0
 
 class RegistrySync:
     def __init__(self, *, location: RegistryLocation, model_dir: Path, baked_versions: Mapping[str, str],
-                 refresh_seconds: int, download_dir: Path, ssm: Any, s3: Any,
+                 refresh_seconds: int, download_dir: Path, ssm: Any, s3: Any, signing_key: SigningKey | None,
                  clock: Callable[[], float] = time.monotonic) -> None:
+        """``signing_key``: the only key whose signatures are accepted; None refuses every registry
+        version (the image's models keep serving)."""
         from aws_lambda_powertools.utilities.parameters import SSMProvider
 
         self.location = location
@@ -71,6 +77,7 @@ class RegistrySync:
         self._download_dir = Path(download_dir)
         self.s3 = s3
         self.ssm = ssm
+        self.signing_key = signing_key
         self.pointers = SSMProvider(boto3_client=ssm)
         self.clock = clock
         self._lock = threading.Lock()
@@ -82,7 +89,9 @@ class RegistrySync:
         return cls(location=RegistryLocation(settings.registry_bucket or "", settings.pointer_prefix),
                    model_dir=settings.model_dir, baked_versions=baked_versions,
                    refresh_seconds=settings.refresh_seconds, download_dir=settings.download_dir,
-                   ssm=aws_client("ssm"), s3=aws_client("s3"))
+                   ssm=aws_client("ssm"), s3=aws_client("s3"),
+                   signing_key=SigningKey(aws_client("kms"), settings.signing_key_arn)
+                   if settings.signing_key_arn else None)
 
     def refresh(self, store: ModelStore, *, force: bool = False, seconds_left: float | None = None) -> None:
         """Swap in every model whose pointer moved; never raises, never blocks on another refresh.
@@ -139,8 +148,12 @@ class RegistrySync:
 
     def _load(self, name: str, version: str | None, budget: TimeBudget | None) -> Predictor:
         if version is None or version == self._baked[name]:
-            return local_version(self._model_dir, name).load()
-        return fetch_predictor(self.s3, self.location, name, version, self._download_dir, budget)
+            return local_version(self._model_dir, name).load()   # the image's own: trusted as the image is
+        if self.signing_key is None:
+            raise RegistryError("MODEL_SIGNING_KEY_ARN is not set: no registry version can be verified, "
+                                "so none is served")
+        return fetch_predictor(self.s3, self.location, name, version, self._download_dir,
+                               signing_key=self.signing_key, budget=budget)
 
     def _report_failure(self, name: str, wanted: str | None, served: str, error: Exception) -> None:
         logger.error("model swap failed: still serving the current model",

@@ -19,7 +19,8 @@ from infra.app import build_app
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # A deployment with everything optional switched on: the ECS stack, provisioned concurrency with
-# a reserved ceiling, HTTPS on the load balancer, two client ranges, an alarm email, another stage.
+# a reserved ceiling, HTTPS on the load balancer, two client ranges, an alarm email, another stage
+# (with the model publisher every stage beyond dev needs).
 SCALED_CONTEXT = {
     "stage": "prod",
     "ecs": "true",
@@ -34,6 +35,7 @@ SCALED_CONTEXT = {
     "throttleBurstLimit": "40",
     "quotaPerDay": "5000",
     "alarmEmail": "oncall@example.com",
+    "modelPublisherArn": "arn:aws:iam::111122223333:role/price-service-release",
 }
 
 

@@ -18,6 +18,7 @@ from tests.infrastructure.conftest import SCALED_CONTEXT, cdk_json_context, synt
 PER_COMMAND_KEYS = {"stage", "region", "account"}
 REAL_CIDRS = "198.51.100.0/24"
 CERTIFICATE = SCALED_CONTEXT["certificateArn"]
+PUBLISHER = SCALED_CONTEXT["modelPublisherArn"]
 
 
 def _from_files(tmp_path, files: dict[str, dict], **context) -> DeploymentSettings:
@@ -39,7 +40,9 @@ def test_dev_file_states_exactly_the_built_in_defaults():
 
 @pytest.mark.parametrize("stage", stage_config.stages())
 def test_every_committed_stage_is_valid_and_leaves_ecs_off(stage):
-    settings = DeploymentSettings.from_context(App(context={"stage": stage}).node)
+    # Beyond dev, given the one setting only the stage's owner knows (test_a_stage_beyond_dev_...).
+    publisher = {} if stage == c.DEFAULT_STAGE else {"modelPublisherArn": PUBLISHER}
+    settings = DeploymentSettings.from_context(App(context={"stage": stage, **publisher}).node)
     assert settings.stage == stage
     assert settings.ecs is False
     assert settings.region is None and settings.account is None
@@ -59,7 +62,7 @@ def test_command_line_strings_parse():
     settings = DeploymentSettings.from_context(App(context={
         "stage": "prod", "memoryMb": "1769", "reservedConcurrency": "20", "provisionedConcurrency": "true",
         "provisionedConcurrencyMax": "10", "allowedCidrs": "198.51.100.0/24, 192.0.2.7/32",
-        "certificateArn": "none", "ecs": "false", "region": "eu-west-1",
+        "certificateArn": "none", "ecs": "false", "region": "eu-west-1", "modelPublisherArn": PUBLISHER,
         "@aws-cdk/core:someFlag": True, "aws:cdk:version-reporting": False,
     }).node)
     assert (settings.stage, settings.memory_mb, settings.reserved_concurrency) == ("prod", 1769, 20)
@@ -72,7 +75,8 @@ def test_command_line_strings_parse():
 
 def test_the_command_line_overrides_the_stage_file_key_by_key(tmp_path):
     # Given a stage file and one -c flag for a key it sets
-    settings = _from_files(tmp_path, {"qa": {"memoryMb": 2048, "quotaPerDay": 500, "reservedConcurrency": 30}},
+    settings = _from_files(tmp_path, {"qa": {"memoryMb": 2048, "quotaPerDay": 500, "reservedConcurrency": 30,
+                                             "modelPublisherArn": PUBLISHER}},
                            stage="qa", quotaPerDay="900", reservedConcurrency="none")
     # Then the flag wins for its key, the file for the others, the built-in default for the rest
     assert (settings.quota_per_day, settings.memory_mb) == (900, 2048)
@@ -138,11 +142,42 @@ def test_a_stage_beyond_dev_with_ecs_needs_real_clients_and_a_certificate(contex
 
 @pytest.mark.parametrize("context", [
     {"stage": "dev", "ecs": "true"},  # dev may try the ECS path with the placeholders
-    {"stage": "prod", "ecs": "false"},  # the placeholders are the load balancer's, and there is none
-    {"stage": "prod", "ecs": "true", "allowedCidrs": REAL_CIDRS, "certificateArn": CERTIFICATE},
+    {"stage": "prod", "ecs": "false", "modelPublisherArn": PUBLISHER},  # the placeholders are the load
+    # balancer's, and there is none
+    {"stage": "prod", "ecs": "true", "allowedCidrs": REAL_CIDRS, "certificateArn": CERTIFICATE,
+     "modelPublisherArn": PUBLISHER},
 ])
 def test_placeholders_pass_where_nobody_is_served_by_them(context):
     DeploymentSettings.from_mapping(context)
+
+
+def test_a_stage_beyond_dev_needs_the_model_publisher(tmp_path):
+    # The committed prod file names none: only the team knows its release pipeline's role.
+    with pytest.raises(ValueError, match=r"stage 'prod' needs the role that publishes models: set modelPublisherArn "
+                                         r".* in config/prod.json, or pass -c modelPublisherArn=\.\.\."):
+        DeploymentSettings.from_context(App(context={"stage": "prod"}).node)
+    with pytest.raises(ValueError, match="modelPublisherArn"):
+        DeploymentSettings.from_mapping({"stage": "prod", "modelPublisherArn": "none"})
+    assert DeploymentSettings.from_mapping({"stage": "dev"}).model_publisher_arn is None   # dev: the account root
+
+
+@pytest.mark.parametrize("arn", ["release-ci", "arn:aws:iam::1234:role/ci", "arn:aws:iam::111122223333:user/alice",
+                                 "arn:aws:sts::111122223333:assumed-role/ci/session", "arn:aws:iam::111122223333:root"])
+def test_the_model_publisher_must_be_an_iam_role(arn):
+    with pytest.raises(ValueError, match="modelPublisherArn must be an IAM role ARN"):
+        DeploymentSettings.from_mapping({"modelPublisherArn": arn})
+
+
+def test_only_the_model_publisher_may_assume_the_registrys_deploy_role(scaled, default):
+    def trusted(synthesized) -> list:
+        models = synthesized.template("Models").to_json()["Resources"]
+        [role] = [r for r in models.values() if r["Type"] == "AWS::IAM::Role"
+                  and r["Properties"].get("Description", "").startswith("Publishes model versions")]
+        return [s["Principal"]["AWS"] for s in role["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+
+    assert trusted(scaled) == [PUBLISHER]   # -c modelPublisherArn=... (or the stage's file)
+    [root] = trusted(default)   # dev without one: the account root
+    assert root["Fn::Join"][1][-1] == ":root"
 
 
 def test_the_alarm_email_setting_subscribes_to_the_alarm_topic(scaled):

@@ -1,5 +1,6 @@
-"""The registry as the ModelRegistry construct deploys it, in moto: a versioned bucket and no
-SSM pointer yet (the first promote creates each one; until then: the image's model). Registry versions are made from the
+"""The registry as the ModelRegistry construct deploys it, in moto: a versioned bucket, an
+ECC_NIST_P256 signing key, and no SSM pointer yet (the first promote creates each one; until
+then: the image's model). Registry versions are made from the
 baked model with another neighbour count, so every version prices the example house differently
 and a response's price proves which version produced it."""
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,11 +26,14 @@ from lambda_fn.core.predictor import DEMOGRAPHICS_FILE, FEATURES_FILE, Predictor
 from lambda_fn.registry import serving
 from lambda_fn.registry.artifacts import (
     LATEST_FILE,
+    METADATA_FILE,
+    SIGNATURE_FILE,
     latest_version_folder,
     load_predictor,
     write_version,
 )
 from lambda_fn.registry.layout import Pointer
+from lambda_fn.registry.signing import SigningKey
 from model import registry as cli
 from tests.helpers import event_body, fake_aws_credentials, invoke, json_lines, load_event
 
@@ -90,10 +95,21 @@ def edit_json(path: Path, change: Callable[[dict], Any]) -> None:
     path.write_text(json.dumps(content))
 
 
+def create_signing_key(kms: Any) -> str:
+    """A key as the ModelRegistry construct creates it; its ARN."""
+    return kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["Arn"]
+
+
 @dataclass
 class Aws:
     s3: Any
     ssm: Any
+    kms: Any
+    key_arn: str  # the registry's signing key
+
+    @property
+    def signing_key(self) -> SigningKey:
+        return SigningKey(self.kms, self.key_arn)
 
     def pointer(self, name: str = MODEL) -> Pointer | None:
         """The pointer's value, or None while it does not exist (nothing promoted yet)."""
@@ -108,11 +124,15 @@ class Aws:
         self.ssm.put_parameter(Name=f"{POINTER_PREFIX}/{name}", Value=Pointer(version=version).to_json(),
                                Type="String", Overwrite=True)
 
-    def upload(self, folder: Path, *, skip: tuple[str, ...] = ()) -> str:
-        """Upload a version folder directly (no checks), as a tampered or broken release would be."""
-        for path in sorted(folder.iterdir()):
-            if path.name not in skip:
-                self.s3.put_object(Bucket=BUCKET, Key=f"{MODEL}/{folder.name}/{path.name}", Body=path.read_bytes())
+    def upload(self, folder: Path, *, skip: tuple[str, ...] = (), signed_by: SigningKey | None = None) -> str:
+        """Upload a version folder directly (no checks), as a tampered or broken release would be,
+        with its metadata.json signed by ``signed_by`` (default: the registry's key, as a release of
+        a broken model would be), unless ``skip`` names the signature."""
+        files = {path.name: path.read_bytes() for path in sorted(folder.iterdir())}
+        files[SIGNATURE_FILE] = (signed_by or self.signing_key).sign(files[METADATA_FILE])
+        for name, body in files.items():
+            if name not in skip:
+                self.s3.put_object(Bucket=BUCKET, Key=f"{MODEL}/{folder.name}/{name}", Body=body)
         return folder.name
 
 
@@ -121,10 +141,10 @@ def aws(monkeypatch) -> Iterator[Aws]:
     """Fake credentials, a moto account, and the resources the CDK construct creates."""
     fake_aws_credentials(monkeypatch, REGION)
     with mock_aws():
-        s3, ssm = boto3.client("s3"), boto3.client("ssm")
+        s3, ssm, kms = boto3.client("s3"), boto3.client("ssm"), boto3.client("kms")
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})
-        yield Aws(s3, ssm)  # no pointer parameters: the stack does not create them
+        yield Aws(s3, ssm, kms, create_signing_key(kms))  # no pointer parameters: the stack does not create them
 
 
 @pytest.fixture
@@ -132,6 +152,7 @@ def registry_env(aws, monkeypatch, tmp_path) -> Aws:
     """The service's registry settings, set before anything reads them (settings are cached)."""
     monkeypatch.setenv("MODEL_REGISTRY_BUCKET", BUCKET)
     monkeypatch.setenv("MODEL_POINTER_PREFIX", POINTER_PREFIX)
+    monkeypatch.setenv("MODEL_SIGNING_KEY_ARN", aws.key_arn)  # the service's and the CLI's trusted key
     monkeypatch.setenv("MODEL_REFRESH_SECONDS", "0")  # read the pointer on every request
     monkeypatch.setenv("MODEL_DOWNLOAD_DIR", str(tmp_path / "downloads"))
     monkeypatch.setenv("DEFAULT_MODEL", MODEL)
@@ -159,3 +180,28 @@ def served(event: str = "predict") -> tuple[str, float]:
 def emitted_metrics(stdout: str, name: str) -> list[dict]:
     """EMF documents carrying metric ``name`` (single_metric prints them at once)."""
     return [line for line in json_lines(stdout) if "_aws" in line and name in line]
+
+
+@pytest.fixture
+def serving_v1(registry_env, versions):
+    """The registry's v1 promoted and served, v2 published but not promoted."""
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
+    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v2)
+    registry_env.set_pointer(versions.v1)  # `promote` itself is tested in test_release_flow
+    assert served()[0] == versions.v1
+    return registry_env
+
+
+def assert_still_serving(versions, version, log_lines, capsys, reason) -> list[dict]:
+    """Requests keep getting `version`'s answers; a swap failure matching `reason` was logged and counted."""
+    for _ in range(3):  # and the requests after it: no retry storm, no error answers
+        assert served() == (version, versions.prices[version])
+    failures = [line for line in log_lines() if line.get("message", "").startswith("model swap failed")]
+    assert failures, log_lines()
+    assert failures[0]["level"] == "ERROR"
+    assert failures[0]["model_name"] == MODEL and failures[0]["served_version"] == version
+    assert re.search(reason, failures[0]["reason"]), failures[0]["reason"]
+    emf = emitted_metrics(capsys.readouterr().out, "ModelSwapFailed")
+    assert emf and emf[0]["model_name"] == MODEL
+    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SoundRealty"
+    return failures

@@ -1,11 +1,12 @@
 """Whatever goes wrong with a release, the service keeps answering with the model it serves,
 and says why: an error log naming the model, both versions and the reason, and the
-ModelSwapFailed metric. Broken versions are uploaded directly (``promote`` would refuse them)."""
+ModelSwapFailed metric. Broken versions are uploaded directly (``promote`` would refuse them),
+signed with the registry's key: a signature proves who released a version, not that it works.
+Versions that are unsigned or wrongly signed: test_signatures.py."""
 
 from __future__ import annotations
 
 import pickle
-import re
 import shutil
 from collections.abc import Callable
 
@@ -15,7 +16,7 @@ from botocore.exceptions import EndpointConnectionError
 from lambda_fn import settings
 from lambda_fn.registry import serving
 from lambda_fn.registry.artifacts import sha256_bytes
-from tests.registry.conftest import MODEL, POINTER_PREFIX, edit_json, emitted_metrics, run_cli, served
+from tests.registry.conftest import MODEL, POINTER_PREFIX, assert_still_serving, edit_json, run_cli, served
 
 
 def _corrupt_pickle(folder):
@@ -43,36 +44,13 @@ def _mislabelled(folder):
 
 BREAKAGES = {
     "corrupted pickle": (_corrupt_pickle, (), r"could not be loaded: UnpicklingError"),
+    # A file changed after its (intact, signed) metadata: the checksums catch it.
     "checksum mismatch": (_tamper_features, (), r"checksum mismatch for .*model_features\.json"),
     "wrong scikit-learn version": (_old_scikit_learn, (), r"built with scikit-learn 1\.3\.1"),
     "missing file": (lambda folder: None, ("demographics.csv",), r"could not download .*demographics\.csv: 404"),
     "smoke test fails": (_wrong_smoke_prices, (), r"failed its smoke test"),
     "mislabelled version": (_mislabelled, (), r"refusing a mislabelled version"),
 }
-
-
-@pytest.fixture
-def serving_v1(registry_env, versions):
-    """The registry's v1 promoted and served, v2 published but not promoted."""
-    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v1)
-    run_cli("publish", "--artifacts", str(versions.root), "--version", versions.v2)
-    registry_env.set_pointer(versions.v1)  # `promote` itself is tested in test_release_flow
-    assert served()[0] == versions.v1
-    return registry_env
-
-
-def _assert_still_serving(versions, version, log_lines, capsys, reason):
-    for _ in range(3):  # and the requests after it: no retry storm, no error answers
-        assert served() == (version, versions.prices[version])
-    failures = [line for line in log_lines() if line.get("message", "").startswith("model swap failed")]
-    assert failures, log_lines()
-    assert failures[0]["level"] == "ERROR"
-    assert failures[0]["model_name"] == MODEL and failures[0]["served_version"] == version
-    assert re.search(reason, failures[0]["reason"]), failures[0]["reason"]
-    emf = emitted_metrics(capsys.readouterr().out, "ModelSwapFailed")
-    assert emf and emf[0]["model_name"] == MODEL
-    assert emf[0]["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "SoundRealty"
-    return failures
 
 
 @pytest.mark.parametrize("breakage", BREAKAGES, ids=list(BREAKAGES))
@@ -84,7 +62,7 @@ def test_a_broken_version_is_never_served(serving_v1, versions, tmp_path, log_li
     change(broken)
     serving_v1.set_pointer(serving_v1.upload(broken, skip=skip))
 
-    failures = _assert_still_serving(versions, versions.v1, log_lines, capsys, reason)
+    failures = assert_still_serving(versions, versions.v1, log_lines, capsys, reason)
 
     assert failures[0]["wanted_version"] == broken.name
 
@@ -105,14 +83,15 @@ def _unreachable(client) -> tuple[list[str], Callable[[], None]]:
 @pytest.mark.parametrize(("service", "reason"), [
     ("s3", r"could not download .*Could not connect to the endpoint URL"),
     ("ssm", r"could not read pointer .*Could not connect to the endpoint URL"),
+    ("kms", r"could not verify the signature of .* with KMS: .*Could not connect to the endpoint URL"),
 ])
 def test_an_unreachable_registry_keeps_the_current_model_until_it_is_back(
         serving_v1, versions, log_lines, capsys, service, reason):
     sync = serving.get_model_store().updates
-    _, restore = _unreachable(getattr(sync, service))
+    _, restore = _unreachable(sync.signing_key.kms if service == "kms" else getattr(sync, service))
     serving_v1.set_pointer(versions.v2)
 
-    _assert_still_serving(versions, versions.v1, log_lines, capsys, reason)
+    assert_still_serving(versions, versions.v1, log_lines, capsys, reason)
 
     restore()
     assert served() == (versions.v2, versions.prices[versions.v2])
@@ -121,7 +100,7 @@ def test_an_unreachable_registry_keeps_the_current_model_until_it_is_back(
 def test_a_malformed_pointer_keeps_the_current_model(serving_v1, versions, log_lines, capsys):
     serving_v1.ssm.put_parameter(Name=f"{POINTER_PREFIX}/{MODEL}", Value="v2 please", Type="String", Overwrite=True)
 
-    _assert_still_serving(versions, versions.v1, log_lines, capsys, r"is not a valid pointer")
+    assert_still_serving(versions, versions.v1, log_lines, capsys, r"is not a valid pointer")
 
 
 def test_the_image_model_serves_when_the_registry_is_unreachable_at_cold_start(
@@ -133,7 +112,7 @@ def test_the_image_model_serves_when_the_registry_is_unreachable_at_cold_start(
     settings.get_settings.cache_clear()
     serving.get_model_store.cache_clear()
 
-    _assert_still_serving(versions, versions.baked, log_lines, capsys, r"could not read pointer")
+    assert_still_serving(versions, versions.baked, log_lines, capsys, r"could not read pointer")
 
 
 def test_after_a_failure_the_next_attempt_waits_for_the_refresh_interval(serving_v1, versions):
