@@ -8,7 +8,7 @@ from aws_cdk.assertions import Template
 
 from infra import constants as c
 from infra.constructs.price_api import service_routes
-from tests.infrastructure.helpers import api_routes, only
+from tests.infrastructure.helpers import api_routes, only, price_function
 
 
 def _alias_id(template: Template) -> str:
@@ -17,7 +17,7 @@ def _alias_id(template: Template) -> str:
 
 def test_function_runs_the_image_with_the_measured_size(serverless):
     # Given the default context, When synthesized, Then the function is the image, sized by constants.
-    _, function = only(serverless, "AWS::Lambda::Function")
+    _, function = price_function(serverless)
     properties = function["Properties"]
     assert properties["PackageType"] == "Image"
     assert "ImageUri" in properties["Code"] and "Handler" not in properties and "Runtime" not in properties
@@ -41,7 +41,7 @@ def test_function_environment_carries_the_powertools_settings(serverless):
 
 
 def test_function_logs_to_its_own_group_with_retention(serverless):
-    _, function = only(serverless, "AWS::Lambda::Function")
+    _, function = price_function(serverless)
     group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
     assert serverless.to_json()["Resources"][group]["Properties"]["RetentionInDays"] == 30
 
@@ -71,7 +71,7 @@ def test_image_updates_shift_the_alias_by_canary_and_roll_back_on_alarms(serverl
               if name.startswith("CanaryDeployment")}
     assert group["Properties"]["AlarmConfiguration"]["Enabled"] is True
     assert sorted(a["Name"]["Ref"] for a in group["Properties"]["AlarmConfiguration"]["Alarms"]) == sorted(alarms)
-    function_id, _ = only(serverless, "AWS::Lambda::Function")
+    function_id, _ = price_function(serverless)
     on_alias = [{"Name": "FunctionName", "Value": {"Ref": function_id}},
                 {"Name": "Resource", "Value": {"Fn::Join": ["", [{"Ref": function_id}, ":live"]]}}]
     by_metric = {alarm["Properties"]["MetricName"]: alarm["Properties"] for alarm in alarms.values()}
