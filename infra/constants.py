@@ -45,7 +45,7 @@ DEFAULT_MODEL = "gbm"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 # Provisioned concurrency (off by default): target tracking keeps the alias' provisioned
-# concurrency at this utilisation, between the context min and max.
+# concurrency at this utilisation, between the context min and max; min == max is a fixed amount.
 PROVISIONED_CONCURRENCY_MIN = 1
 PROVISIONED_CONCURRENCY_MAX = 5
 PROVISIONED_UTILIZATION_TARGET = 0.7
