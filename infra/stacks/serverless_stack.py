@@ -6,7 +6,7 @@ then moves the alias, the API in front of it, and the alarms that notify a perso
 dashboard).
 Outputs: ``ApiUrl`` (the stage URL, ending in ``/<stage>/``), ``ApiKeyId`` (read its value with
 ``aws apigateway get-api-key --include-value``), ``FunctionName``, ``DeploymentGroupName``,
-``AlarmTopicArn``, ``DashboardName``.
+``PreTrafficHookLogGroup``, ``AlarmTopicArn``, ``DashboardName``.
 """
 
 from __future__ import annotations
@@ -80,6 +80,8 @@ class ServerlessStack(Stack):
                   description="aws apigateway get-api-key --api-key <id> --include-value --query value --output text")
         CfnOutput(self, "FunctionName", value=self.price_function.function.function_name)
         CfnOutput(self, "DeploymentGroupName", value=self.deployment.deployment_group.deployment_group_name)
+        CfnOutput(self, "PreTrafficHookLogGroup", value=self.pre_traffic_hook.log_group.log_group_name,
+                  description="Why a deployment failed before traffic: aws logs tail <name> --since 1h")
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn,
                   description="Alarm notifications: aws sns subscribe --topic-arn <arn> --protocol email ...")
         CfnOutput(self, "DashboardName", value=self.alarms.dashboard.dashboard_name)

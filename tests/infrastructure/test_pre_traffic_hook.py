@@ -73,6 +73,8 @@ def test_the_hook_runs_on_the_latest_python_runtime_with_json_logs(serverless):
     assert properties["LoggingConfig"]["ApplicationLogLevel"] == "INFO"
     group = properties["LoggingConfig"]["LogGroup"]["Ref"]
     assert serverless.to_json()["Resources"][group]["Properties"]["RetentionInDays"] == 30
+    # The stack names it, for the operator whose deployment failed before traffic.
+    assert serverless.to_json()["Outputs"]["PreTrafficHookLogGroup"]["Value"] == {"Ref": group}
 
 
 def test_the_hook_may_invoke_only_the_price_functions_versions_and_report_only_to_its_group(serverless):

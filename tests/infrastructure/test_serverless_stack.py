@@ -168,7 +168,7 @@ def test_stage_writes_access_logs_and_traces(serverless):
 
 def test_outputs_name_the_url_and_the_key(serverless):
     outputs = serverless.to_json()["Outputs"]
-    assert {"ApiUrl", "ApiKeyId", "FunctionName", "DeploymentGroupName"} <= set(outputs)
+    assert {"ApiUrl", "ApiKeyId", "FunctionName", "DeploymentGroupName", "PreTrafficHookLogGroup"} <= set(outputs)
     url = outputs["ApiUrl"]["Value"]["Fn::Join"][1]
     assert url[0] == "https://" and ".execute-api.us-west-2." in url and url[-1] == "/"
 

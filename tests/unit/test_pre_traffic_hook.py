@@ -202,7 +202,7 @@ def test_a_report_already_made_by_an_earlier_attempt_is_not_an_error(harness, ho
 
 
 def test_a_report_that_cannot_be_made_raises(harness):
-    # Then Lambda records an error and retries the asynchronous invocation: the hook runs again.
+    # Then the invocation fails visibly (the hook's log and Errors metric); a retry would report again.
     harness.answers(*(service_answer(name) for name in EVENT_FILES))
     harness.reports.add_client_error("put_lifecycle_event_hook_execution_status", "ThrottlingException", "slow down")
     with pytest.raises(Exception, match="ThrottlingException"):

@@ -141,7 +141,7 @@ def _report(codedeploy: Any, deployment_id: str, execution_id: str, status: str)
             deploymentId=deployment_id, lifecycleEventHookExecutionId=execution_id, status=status)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") == ALREADY_REPORTED:
-            # A retried invocation of this hook: the first one's status stands.
+            # A second invocation of this hook for the same event (a retry): the first status stands.
             logger.warning("deployment %s: a status was already reported; %s not sent", deployment_id, status)
             return
         logger.exception("deployment %s: could not report %s to CodeDeploy", deployment_id, status)
