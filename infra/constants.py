@@ -49,7 +49,7 @@ DEFAULT_MODEL = "gbm"
 LOG_RETENTION = logs.RetentionDays.ONE_MONTH
 
 # Provisioned concurrency (off by default): target tracking keeps the alias' provisioned
-# concurrency at this utilisation, between the context min and max.
+# concurrency at this utilisation, between the context min and max; min == max is a fixed amount.
 PROVISIONED_CONCURRENCY_MIN = 1
 PROVISIONED_CONCURRENCY_MAX = 5
 PROVISIONED_UTILIZATION_TARGET = 0.7
@@ -65,6 +65,17 @@ ALARM_PERIOD = Duration.minutes(1)
 ALARM_P99_LATENCY_MS = 1000
 ALARM_LATENCY_EVALUATION_PERIODS = 3
 ALARM_LATENCY_DATAPOINTS = 2
+
+# Pre-traffic hook (constructs/pre_traffic_hook/): before CodeDeploy shifts any traffic, a small
+# function sends the new version a valid and an invalid request (decision 017). It calls one AWS API
+# at a time and waits, so the smallest memory will do; boto3 is pure Python, so Graviton is cheaper.
+PRE_TRAFFIC_HOOK_MEMORY_MB = 256
+# One invocation may take the function's whole timeout (a cold start, a registry swap, the request)
+# plus this margin for the Invoke call itself; a longer wait is a failed check, not a hang.
+PRE_TRAFFIC_INVOKE_MARGIN = Duration.seconds(5)
+# The hook's own limit: its invocations at their worst (connect 5 s + the wait above, twice) leave
+# over a minute to report to CodeDeploy, which would otherwise wait an hour for a silent hook.
+PRE_TRAFFIC_HOOK_TIMEOUT = Duration.minutes(2)
 
 # --- API Gateway -----------------------------------------------------------------------------------
 # The routes and their query parameters come from the function's app: constructs/price_api.py.

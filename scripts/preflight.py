@@ -11,7 +11,9 @@ do not work). Exit code 1 when any check finds a problem. The checks:
 - bootstrap: the CDK bootstrap stack's version parameter in that account and region;
 - docker: the CLI, a daemon that answers, and not the containerd image store;
 - node: the version ``package.json`` asks for (the CDK CLI runs on it);
-- stage config: ``config/<stage>.json`` with the ``-c`` flags, validated as ``infra.app`` does.
+- stage config: ``config/<stage>.json`` with the ``-c`` flags, validated as ``infra.app`` does;
+- concurrency, only when the stage reserves or provisions Lambda concurrency: the account's
+  concurrency quota leaves room for it with 100 executions unreserved, as Lambda insists.
 
 Takes the same ``CDK_ARGS`` as the deploy (``-c``/``--context``, ``--profile``); other CDK options
 are ignored. Every probe is injectable (a subprocess runner, a boto3 session factory) for the tests.
@@ -159,6 +161,70 @@ def check_bootstrap(session: boto3.Session, account: str, region: str, qualifier
     return Result(name, True, f"version {version} in {account}/{region} (qualifier {qualifier})", version)
 
 
+# ---- Lambda concurrency ---------------------------------------------------------------------------
+
+# Lambda refuses a reservation or provisioned concurrency that leaves fewer unreserved executions
+# than this for the account's other functions; L-B99A9384 is the "Concurrent executions" quota.
+MIN_UNRESERVED = 100
+CONCURRENCY_QUOTA_CODE = "L-B99A9384"
+
+
+def concurrency_demand(settings: Any) -> tuple[int, str]:
+    """What the stage takes out of the account's unreserved pool, and the setting that asks for it."""
+    if settings.reserved_concurrency is not None:  # provisioned concurrency lives inside the reservation
+        return settings.reserved_concurrency, "reservedConcurrency"
+    if settings.provisioned_concurrency:  # auto scaling may reach the maximum
+        return settings.provisioned_concurrency_max, "provisionedConcurrencyMax"
+    return 0, ""
+
+
+def held_by_stage(cloudformation: Any, lambda_client: Any, stack_name: str) -> int:
+    """What the deployed stage's function already holds (0 before its first deploy): its reservation,
+    else the provisioned concurrency of its versions and aliases. Both count as reserved already."""
+    try:
+        stacks = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+    except ClientError as error:
+        if "does not exist" in error.response.get("Error", {}).get("Message", ""):
+            return 0
+        raise
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stacks[0].get("Outputs", [])}
+    function = outputs.get("FunctionName")
+    if not function:
+        return 0
+    reserved = lambda_client.get_function_concurrency(FunctionName=function).get("ReservedConcurrentExecutions")
+    if reserved is not None:
+        return reserved
+    pages = lambda_client.get_paginator("list_provisioned_concurrency_configs").paginate(FunctionName=function)
+    return sum(config.get("RequestedProvisionedConcurrentExecutions", 0)
+               for page in pages for config in page.get("ProvisionedConcurrencyConfigs", []))
+
+
+def check_concurrency(lambda_client: Any, cloudformation: Any, settings: Any, stack_name: str) -> Result:
+    name = "concurrency"
+    demand, setting = concurrency_demand(settings)
+    try:
+        limits = lambda_client.get_account_settings()["AccountLimit"]
+        held = held_by_stage(cloudformation, lambda_client, stack_name)
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "error")
+        return Result(name, False, f"cannot read the account's Lambda concurrency ({code}): it needs lambda:"
+                                   "GetAccountSettings, GetFunctionConcurrency, ListProvisionedConcurrencyConfigs "
+                                   "and cloudformation:DescribeStacks")
+    except BotoCoreError as error:
+        return Result(name, False, f"Lambda did not answer ({error})")
+    limit, unreserved = limits["ConcurrentExecutions"], limits["UnreservedConcurrentExecutions"]
+    room = unreserved + held - MIN_UNRESERVED
+    facts = (f"{setting} {demand}; the account's limit is {limit}, {unreserved} unreserved now"
+             + (f" plus {held} this stage's function holds" if held else ""))
+    if demand > room:
+        return Result(name, False, f"{facts}: the deploy would leave fewer than {MIN_UNRESERVED} unreserved, which "
+                                   f"Lambda refuses. Lower {setting}, or raise the quota: aws service-quotas "
+                                   f"request-service-quota-increase --service-code lambda --quota-code "
+                                   f"{CONCURRENCY_QUOTA_CODE} --desired-value {limit + demand - room}", demand)
+    return Result(name, True, f"{facts}: {room - demand + MIN_UNRESERVED} stay unreserved "
+                              f"(Lambda keeps at least {MIN_UNRESERVED})", demand)
+
+
 # ---- local tools ----------------------------------------------------------------------------------
 
 def containerd_image_store(driver_status: str, info: str = "") -> bool:
@@ -292,7 +358,19 @@ def run_checks(context: Mapping[str, Any], session_factory: SessionFactory = bot
         else:
             bootstrap = Result("bootstrap", None, skipped if not credentials.value else "skipped: no region")
         results = [credentials, region, bootstrap]
+        if settings is not None and concurrency_demand(settings)[0]:
+            results.append(_concurrency(session, settings, region, credentials))
     return [*results, check_docker(run), check_node(run), stage]
+
+
+def _concurrency(session: boto3.Session, settings: Any, region: Result, credentials: Result) -> Result:
+    if not (credentials.value and region.ok):
+        return Result("concurrency", None, "skipped: needs working AWS credentials and a region")
+    from infra.constants import STACK_PREFIX  # with the settings' own imports (the CDK), already loaded
+
+    clients = [session.client(service, region_name=region.value, config=AWS_CONFIG)
+               for service in ("lambda", "cloudformation")]
+    return check_concurrency(*clients, settings, f"{STACK_PREFIX}Serverless-{settings.stage}")
 
 
 def parse_args(argv: Sequence[str] | None = None) -> tuple[dict[str, str], str | None]:

@@ -5,16 +5,22 @@ When a deployment publishes a new version, CloudFormation hands the alias update
 fires meanwhile (a 5xx answer, counted by the function's ServerErrors metric; an invocation
 error on the alias; p99 duration over the limit), CodeDeploy moves the alias back to the old
 version and the stack update fails and rolls back. A client's bad input is a 4xx and fires none.
+
+Before any traffic moves, the deployment group runs the pre-traffic hook, when given one
+(``pre_traffic_hook/``): if the new version does not answer a valid and an invalid request as the
+service must, the deployment fails without a single client request reaching it.
 """
 
 from __future__ import annotations
 
+from aws_cdk import Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_codedeploy as codedeploy
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from infra import constants as c
+from infra.constructs.pre_traffic_hook.infrastructure import PreTrafficHook
 from infra.nag import acknowledge
 from lambda_fn.api.errors import SERVER_ERRORS_METRIC
 
@@ -29,6 +35,7 @@ class CanaryDeployment(Construct):
         *,
         alias: lambda_.Alias,
         deployment_config: codedeploy.ILambdaDeploymentConfig = CANARY_10_PERCENT_5_MINUTES,
+        pre_traffic_hook: PreTrafficHook | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.errors_alarm = cloudwatch.Alarm(
@@ -71,6 +78,17 @@ class CanaryDeployment(Construct):
                 failed_deployment=True, stopped_deployment=True, deployment_in_alarm=True,
             ),
         )
+        if pre_traffic_hook is not None:
+            # Grants the hook PutLifecycleEventHookExecutionStatus on this group, and CodeDeploy's
+            # role the right to invoke the hook.
+            self.deployment_group.add_pre_hook(pre_traffic_hook.function)
+            hook_id = Stack.of(self).resolve(pre_traffic_hook.function.function_arn)["Fn::GetAtt"][0]
+            acknowledge(self.deployment_group.role, f"AwsSolutions-IAM5[Resource::<{hook_id}.Arn>:*]",
+                        "CDK's grant to invoke the pre-traffic hook covers its qualified ARNs too; the hook "
+                        "function only.")
+            # The alias update starts the deployment: by then the hook must point at the new
+            # version and hold its permissions (CloudFormation orders nothing by the update policy).
+            alias.node.add_dependency(pre_traffic_hook)
         acknowledge(self.deployment_group.role,
                     "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
                     "AWSCodeDeployRoleForLambdaLimited]",

@@ -7,8 +7,10 @@
 - ``alias``: ``live``, pointing at the version published from the current configuration.
   Every change of image or settings publishes a new version; the canary deployment shifts
   the alias to it (see ``canary_deployment.py``). Old versions are retained for rollback.
-- Provisioned concurrency on the alias, when switched on, follows utilisation with
-  Application Auto Scaling target tracking between a minimum and a maximum.
+- Provisioned concurrency on the alias, when switched on, has one owner (decision 017): with a
+  minimum below the maximum, Application Auto Scaling (its scalable target sets the minimum,
+  target tracking follows utilisation up to the maximum) and the alias declares none; with the
+  two equal, the alias' own setting, and no scaling.
 """
 
 from __future__ import annotations
@@ -39,7 +41,8 @@ class PriceFunction(Construct):
         reserved_concurrency: int | None = None,
         provisioned_concurrency: tuple[int, int] | None = None,
     ) -> None:
-        """``provisioned_concurrency``: (min, max) of the alias' provisioned concurrency, or None for none."""
+        """``provisioned_concurrency``: (min, max) of the alias' provisioned concurrency, or None for none;
+        min == max is a fixed amount on the alias, min < max is scaled between them."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(self, "Logs", retention=c.LOG_RETENTION)
         # An explicit role instead of AWSLambdaBasicExecutionRole: write to this log group only.
@@ -73,17 +76,21 @@ class PriceFunction(Construct):
                 "OMP_NUM_THREADS": c.OMP_NUM_THREADS,
             },
         )
-        minimum = provisioned_concurrency[0] if provisioned_concurrency else None
+        low, high = provisioned_concurrency or (0, 0)
+        # Never both: CloudFormation would reset what Application Auto Scaling has set, and fail
+        # once a scaling action has removed the alias' configuration (decision 017).
+        scaled = low < high
         self.alias = lambda_.Alias(
             self, "Live",
             alias_name=c.ALIAS_NAME,
             version=self.function.current_version,
-            provisioned_concurrent_executions=minimum,
+            provisioned_concurrent_executions=high if high and not scaled else None,
             description="What API Gateway invokes; CodeDeploy shifts it between versions",
         )
         self.scaling: lambda_.IScalableFunctionAttribute | None = None
-        if provisioned_concurrency:
-            low, high = provisioned_concurrency
+        if scaled:
+            # Registering the target (after the alias: its resource id refers to it) raises the
+            # alias to the minimum at once: RegisterScalableTarget brings the capacity into the range.
             self.scaling = self.alias.add_auto_scaling(min_capacity=low, max_capacity=high)
             self.scaling.scale_on_utilization(utilization_target=c.PROVISIONED_UTILIZATION_TARGET)
 

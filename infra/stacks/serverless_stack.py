@@ -1,11 +1,12 @@
 """The serverless path: API Gateway (REST, API key) -> alias ``live`` -> container-image Lambda.
 
 Composes: the service image, the function with its alias (and optional provisioned
-concurrency), the canary deployment that moves the alias, the API in front of it, and the
-alarms that notify a person (with their dashboard).
+concurrency), the pre-traffic hook that tries each new version, the canary deployment that
+then moves the alias, the API in front of it, and the alarms that notify a person (with their
+dashboard).
 Outputs: ``ApiUrl`` (the stage URL, ending in ``/<stage>/``), ``ApiKeyId`` (read its value with
 ``aws apigateway get-api-key --include-value``), ``FunctionName``, ``DeploymentGroupName``,
-``AlarmTopicArn``, ``DashboardName``.
+``PreTrafficHookLogGroup``, ``AlarmTopicArn``, ``DashboardName``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from constructs import Construct
 
 from infra.constructs.alarms import ServiceAlarms
 from infra.constructs.canary_deployment import CanaryDeployment
+from infra.constructs.pre_traffic_hook.infrastructure import PreTrafficHook
 from infra.constructs.price_api import PriceApi
 from infra.constructs.price_function import PriceFunction
 from infra.constructs.runtime_dependency import RuntimeDependency
@@ -52,7 +54,14 @@ class ServerlessStack(Stack):
         )
         for dependency in dependencies:
             self.price_function.add_environment(dependency.bind(self.price_function.function))
-        self.deployment = CanaryDeployment(self, "CanaryDeployment", alias=self.price_function.alias)
+        self.pre_traffic_hook = PreTrafficHook(
+            self, "PreTrafficHook",
+            target=self.price_function.function,
+            version=self.price_function.function.current_version,
+            expected_model=settings.default_model,
+        )
+        self.deployment = CanaryDeployment(self, "CanaryDeployment", alias=self.price_function.alias,
+                                           pre_traffic_hook=self.pre_traffic_hook)
         self.api = PriceApi(
             self, "PriceApi",
             handler=self.price_function.alias,
@@ -71,6 +80,8 @@ class ServerlessStack(Stack):
                   description="aws apigateway get-api-key --api-key <id> --include-value --query value --output text")
         CfnOutput(self, "FunctionName", value=self.price_function.function.function_name)
         CfnOutput(self, "DeploymentGroupName", value=self.deployment.deployment_group.deployment_group_name)
+        CfnOutput(self, "PreTrafficHookLogGroup", value=self.pre_traffic_hook.log_group.log_group_name,
+                  description="Why a deployment failed before traffic: aws logs tail <name> --since 1h")
         CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn,
                   description="Alarm notifications: aws sns subscribe --topic-arn <arn> --protocol email ...")
         CfnOutput(self, "DashboardName", value=self.alarms.dashboard.dashboard_name)

@@ -14,6 +14,13 @@ def only(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:
     return next(iter(found.items()))
 
 
+def price_function(template: Template) -> tuple[str, dict[str, Any]]:
+    """The price function, the stack's one image function (the pre-traffic hook is a zip): (logical id, resource)."""
+    found = template.find_resources("AWS::Lambda::Function", {"Properties": {"PackageType": "Image"}})
+    assert len(found) == 1, f"expected one image function, found {sorted(found)}"
+    return next(iter(found.items()))
+
+
 def api_routes(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
     """Every API Gateway method, keyed by (HTTP method, full path)."""
     resources = template.find_resources("AWS::ApiGateway::Resource")

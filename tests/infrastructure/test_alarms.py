@@ -9,7 +9,7 @@ from typing import Any
 from aws_cdk.assertions import Template
 
 from infra import constants as c
-from tests.infrastructure.helpers import only
+from tests.infrastructure.helpers import only, price_function
 
 
 def _paging_alarms(template: Template) -> dict[str, dict[str, Any]]:
@@ -76,7 +76,7 @@ def test_the_4xx_alarm_is_a_share_of_requests(serverless):
 
 
 def test_lambda_alarms_watch_the_alias_live(serverless):
-    function_id, _ = only(serverless, "AWS::Lambda::Function")
+    function_id, _ = price_function(serverless)
     on_alias = {"Name": "Resource", "Value": {"Fn::Join": ["", [{"Ref": function_id}, ":live"]]}}
     lambda_alarms = [a for a in _paging_alarms(serverless).values() if _metrics(a)[0][0] == "AWS/Lambda"]
     assert len(lambda_alarms) == 3

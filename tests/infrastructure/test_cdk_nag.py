@@ -23,7 +23,9 @@ REVIEWED = {
         "PriceFunction/Role": {"AwsSolutions-IAM5[Resource::*]", *REGISTRY_READS},
         "CanaryDeployment/DeploymentGroup/ServiceRole": {
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-            "AWSCodeDeployRoleForLambdaLimited]"},
+            "AWSCodeDeployRoleForLambdaLimited]",
+            "AwsSolutions-IAM5[Resource::<PreTrafficHookFunction1974E8B2.Arn>:*]"},
+        "PreTrafficHook/Role": {"AwsSolutions-IAM5[Resource::<PriceFunction3EAF9747.Arn>:*]"},
         "PriceApi/Api": {
             "AwsSolutions-APIG2", "AwsSolutions-APIG4", "AwsSolutions-COG4",
             "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"

@@ -9,7 +9,7 @@ from aws_cdk.assertions import Match
 
 from infra import constants as c
 from tests.infrastructure.conftest import SCALED_CONTEXT
-from tests.infrastructure.helpers import image_tag, only
+from tests.infrastructure.helpers import image_tag, only, price_function
 
 
 def _stack_kinds(synthesized):
@@ -52,7 +52,7 @@ def test_container_logs_go_to_cloudwatch_with_retention(ecs):
 
 def test_both_front_doors_run_the_same_image_asset(with_ecs, ecs):
     _, container = _container(ecs)
-    _, function = only(with_ecs.template("Serverless"), "AWS::Lambda::Function")
+    _, function = price_function(with_ecs.template("Serverless"))
     tag = image_tag(container["Image"])
     assert tag == image_tag(function["Properties"]["Code"]["ImageUri"])
     # One Docker image in the assembly: `cdk deploy` builds and pushes it once for both stacks.

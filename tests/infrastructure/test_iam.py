@@ -37,12 +37,19 @@ def test_wildcard_resources_only_for_actions_without_resource_level_permissions(
                 assert statement["Effect"] == "Allow" and "NotAction" not in statement
 
 
-def test_function_role_writes_only_its_own_log_group(serverless):
+def test_each_function_role_writes_only_its_own_log_group(serverless):
+    # The price function and the pre-traffic hook: each role's logs: statements name its function's group.
     template = serverless.to_json()
-    [function] = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
-    logs = [s for s in policy_statements(template) if any(a.startswith("logs:") for a in as_list(s["Action"]))]
-    assert logs and all(s["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]} for s in logs)
+    functions = serverless.find_resources("AWS::Lambda::Function")
+    assert len(functions) == 2
+    for function in functions.values():
+        role_id = function["Properties"]["Role"]["Fn::GetAtt"][0]
+        log_group = function["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        policies = [r["Properties"]["PolicyDocument"]["Statement"] for r in template["Resources"].values()
+                    if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]]
+        logs = [s for statements in policies for s in statements
+                if any(a.startswith("logs:") for a in as_list(s["Action"]))]
+        assert logs and all(s["Resource"] == {"Fn::GetAtt": [log_group, "Arn"]} for s in logs), role_id
 
 
 def test_only_known_aws_managed_policies(templates):

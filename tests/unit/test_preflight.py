@@ -15,6 +15,7 @@ from types import SimpleNamespace
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from scripts import preflight
@@ -323,3 +324,105 @@ def test_the_module_runs_as_make_preflight_runs_it(tmp_path):
 
     assert done_.returncode == 1, done_.stderr[-2000:]
     assert "PROBLEM  credentials" in done_.stdout and "SKIPPED  bootstrap" in done_.stdout
+
+
+# ---- Lambda concurrency (botocore Stubbers: moto has no GetAccountSettings) ------------------------
+
+STACK = "PriceServiceServerless-dev"
+
+
+def concurrency_settings(reserved: int | None = None, provisioned: bool = True, maximum: int = 5) -> SimpleNamespace:
+    return SimpleNamespace(reserved_concurrency=reserved, provisioned_concurrency=provisioned,
+                           provisioned_concurrency_max=maximum, stage="dev")
+
+
+def stubbed(service: str) -> tuple[object, Stubber]:
+    client = boto3.client(service, region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
+    return client, Stubber(client)
+
+
+def concurrency(settings, *, limit: int, unreserved: int, function_reserved: int | None = None,
+                provisioned: Sequence[int] = (), deployed: bool = False) -> preflight.Result:
+    lambda_client, lambda_stub = stubbed("lambda")
+    cloudformation, cloudformation_stub = stubbed("cloudformation")
+    lambda_stub.add_response("get_account_settings", {"AccountLimit": {
+        "ConcurrentExecutions": limit, "UnreservedConcurrentExecutions": unreserved}})
+    if not deployed:
+        missing = f"Stack with id {STACK} does not exist"
+        cloudformation_stub.add_client_error("describe_stacks", "ValidationError", missing,
+                                             expected_params={"StackName": STACK})
+    else:
+        cloudformation_stub.add_response("describe_stacks", {"Stacks": [{
+            "StackName": STACK, "CreationTime": "2026-11-01T00:00:00Z", "StackStatus": "UPDATE_COMPLETE",
+            "Outputs": [{"OutputKey": "FunctionName", "OutputValue": "PriceFunction-abc"}]}]}, {"StackName": STACK})
+        answer = {} if function_reserved is None else {"ReservedConcurrentExecutions": function_reserved}
+        lambda_stub.add_response("get_function_concurrency", answer, {"FunctionName": "PriceFunction-abc"})
+        if function_reserved is None:
+            lambda_stub.add_response("list_provisioned_concurrency_configs", {"ProvisionedConcurrencyConfigs": [
+                {"FunctionArn": f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:PriceFunction-abc:live",
+                 "RequestedProvisionedConcurrentExecutions": amount} for amount in provisioned]},
+                {"FunctionName": "PriceFunction-abc"})
+    with lambda_stub, cloudformation_stub:
+        result = preflight.check_concurrency(lambda_client, cloudformation, settings, STACK)
+        lambda_stub.assert_no_pending_responses()
+        cloudformation_stub.assert_no_pending_responses()
+    return result
+
+
+def test_the_demand_is_the_reservation_else_the_provisioned_maximum():
+    assert preflight.concurrency_demand(concurrency_settings(reserved=20, maximum=8)) == (20, "reservedConcurrency")
+    assert preflight.concurrency_demand(concurrency_settings(maximum=8)) == (8, "provisionedConcurrencyMax")
+    assert preflight.concurrency_demand(concurrency_settings(provisioned=False)) == (0, "")
+
+
+def test_a_first_deploy_with_room_is_fine():
+    result = concurrency(concurrency_settings(maximum=5), limit=1000, unreserved=1000)
+
+    assert result.ok is True
+    assert result.message == ("provisionedConcurrencyMax 5; the account's limit is 1000, 1000 unreserved now: "
+                              "995 stay unreserved (Lambda keeps at least 100)")
+
+
+def test_a_new_accounts_quota_is_a_problem_that_says_what_to_ask_for():
+    # New accounts start with 10 concurrent executions: nothing can be provisioned until the quota grows.
+    result = concurrency(concurrency_settings(maximum=5), limit=10, unreserved=10)
+
+    assert result.ok is False
+    assert "would leave fewer than 100 unreserved" in result.message
+    # 105: then 105 - 5 = 100 stay unreserved.
+    assert result.message.endswith("--service-code lambda --quota-code L-B99A9384 --desired-value 105")
+
+
+def test_what_the_deployed_stage_holds_already_counts_as_its_own():
+    # 110 unreserved, 20 of the reserved ones this stage's: asking for 20 again leaves 110.
+    result = concurrency(concurrency_settings(reserved=20), limit=1000, unreserved=110, deployed=True,
+                         function_reserved=20)
+    assert result.ok is True and "plus 20 this stage's function holds: 110 stay unreserved" in result.message
+
+    # Provisioned concurrency without a reservation, on the alias: the same.
+    result = concurrency(concurrency_settings(maximum=8), limit=1000, unreserved=104, deployed=True, provisioned=[6])
+    assert result.ok is True and "plus 6 this stage's function holds: 102 stay unreserved" in result.message
+
+    result = concurrency(concurrency_settings(maximum=8), limit=1000, unreserved=101, deployed=True, provisioned=[6])
+    assert result.ok is False and "--desired-value 1001" in result.message
+
+
+def test_unreadable_account_settings_name_the_permissions():
+    lambda_client, lambda_stub = stubbed("lambda")
+    cloudformation, _ = stubbed("cloudformation")
+    lambda_stub.add_client_error("get_account_settings", "AccessDeniedException", "no", 403)
+    with lambda_stub:
+        result = preflight.check_concurrency(lambda_client, cloudformation, concurrency_settings(), STACK)
+
+    assert result.ok is False
+    assert result.message.startswith("cannot read the account's Lambda concurrency (AccessDeniedException)")
+
+
+def test_the_concurrency_check_runs_only_when_the_stage_reserves_or_provisions(no_credentials):
+    run = runner(HEALTHY)
+    plain = [result.name for result in preflight.run_checks({}, boto3.Session, run)]
+    provisioned = {result.name: result for result in
+                   preflight.run_checks({"provisionedConcurrency": "true"}, boto3.Session, run)}
+
+    assert "concurrency" not in plain
+    assert provisioned["concurrency"].ok is None  # no credentials: skipped with the other AWS checks
