@@ -58,5 +58,6 @@ def test_import_contracts_hold():
     lint_imports = Path(sys.executable).with_name("lint-imports")
     done = subprocess.run([str(lint_imports)], cwd=PROJECT_ROOT, capture_output=True, text=True)
 
+    declared = (PROJECT_ROOT / "pyproject.toml").read_text().count("[[tool.importlinter.contracts]]")
     assert done.returncode == 0, done.stdout[-3000:]
-    assert "Contracts: 5 kept, 0 broken." in done.stdout
+    assert f"Contracts: {declared} kept, 0 broken." in done.stdout
