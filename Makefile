@@ -42,11 +42,24 @@ lint: install ## ruff, and the import contracts of the layout (import-linter, py
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/lint-imports
 
-unit: install artifacts ## the fast tests (no Docker)
+unit: install artifacts browser ## the fast tests (no Docker)
 	$(PY) -m pytest -m "not container"
 
-test: lint artifacts ## every test: unit, handler, HTTP, model, registry, infrastructure, containers
+# The container tests synthesize through the pinned CDK CLI (node_modules, below).
+test: lint artifacts browser node_modules/.package-lock.json ## every test: unit, handler, HTTP, model, registry, infrastructure, browser, containers
 	$(PY) -m pytest
+
+# The browser tests (tests/browser/, marker `browser`) drive headless Chromium through chromedriver, both
+# from Debian's packages: Selenium is given the driver's path and never downloads a browser itself.
+CHROMIUM := /usr/bin/chromium
+CHROMEDRIVER := /usr/bin/chromedriver
+.PHONY: browser
+browser: ## install Debian's chromium and chromium-driver (apt-get, as root) when missing
+	@if [ -x $(CHROMIUM) ] && [ -x $(CHROMEDRIVER) ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then \
+		echo "The browser tests need $(CHROMIUM) and $(CHROMEDRIVER). As root: apt-get update &&" \
+		     "apt-get install -y --no-install-recommends chromium chromium-driver" >&2; exit 1; fi; \
+	apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium chromium-driver
 
 clean:
 	rm -rf $(VENV) model/artifacts cdk.out .aws-sam reports
@@ -99,13 +112,13 @@ BENCH_ARGS ?=
 image: install artifacts ## build the service image (linux/amd64, one manifest; never trains) and print its size
 	$(PY) -m scripts.container.image
 
-sam-invoke: install artifacts ## synth, sam build the function, sam local invoke it with each events/*.json (or EVENTS=...)
+sam-invoke: install artifacts node_modules/.package-lock.json ## cdk synth --no-staging, sam build the function, sam local invoke it with each events/*.json (or EVENTS=...)
 	$(PY) -m scripts.container.sam_local invoke $(EVENTS)
 
-sam-api: install artifacts ## sam local start-api on http://127.0.0.1:3000 (PORT=...), warm container; then make submit
+sam-api: install artifacts node_modules/.package-lock.json ## sam local start-api on http://127.0.0.1:3000 (PORT=...), warm container; then make submit
 	$(PY) -m scripts.container.sam_local api --port $(PORT)
 
-ecs-local: install artifacts ## the image as the ECS task runs it (uvicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
+ecs-local: install artifacts node_modules/.package-lock.json ## the image as the ECS task runs it (uvicorn, non-root) on http://127.0.0.1:8080 (ECS_PORT=...)
 	$(PY) -m scripts.container.ecs_local --port $(ECS_PORT)
 
 bench-container: install artifacts ## cold start (RIE: docker run -> first answer) and warm latency; BENCH_ARGS="--cpus 0.58" or "--memory-sizes 1024 1769 3008"

@@ -6,8 +6,10 @@
     PriceServiceModels-<stage>      S3 model registry + SSM "active version" pointers, read by both
 
 Run by the CDK CLI (``cdk.json``: ``.venv/bin/python -m infra.app``). Settings: ``config/<stage>.json``
-and ``-c`` (``infra.settings``); account and region: ``target_environment``. Synth makes no AWS
-call, builds no image and reads no git state; cdk-nag's AwsSolutionsChecks run on every synth.
+and ``-c`` (``infra.settings``); account and region: ``target_environment``; the image's base:
+``$LAMBDA_BASE_IMAGE`` when set (a stand-in for local runs; ``infra.constructs.service_image``).
+Synth makes no AWS call, builds no image and reads no git state; cdk-nag's AwsSolutionsChecks run
+on every synth.
 """
 
 from __future__ import annotations
@@ -56,10 +58,13 @@ def build_app(app: App | None = None, environ: Mapping[str, str] = os.environ) -
     registry = ModelRegistry(models, "Models", model_names=c.MODEL_NAMES,
                              pointer_prefix=f"/{c.SERVICE_NAME}/{settings.stage}/models",
                              deploy_principal=model_publisher(settings))
+    # Both stacks build the one image (same asset options, same hash); a stand-in base only for local runs.
+    base_image = environ.get(c.BASE_IMAGE_ENV) or None
     ServerlessStack(app, f"{c.STACK_PREFIX}Serverless-{settings.stage}", settings=settings, env=env,
-                    dependencies=[registry], alarm_email=settings.alarm_email)
+                    dependencies=[registry], alarm_email=settings.alarm_email, base_image=base_image)
     if settings.ecs:
-        EcsStack(app, f"{c.STACK_PREFIX}Ecs-{settings.stage}", settings=settings, env=env, dependencies=[registry])
+        EcsStack(app, f"{c.STACK_PREFIX}Ecs-{settings.stage}", settings=settings, env=env, dependencies=[registry],
+                 base_image=base_image)
     Aspects.of(app).add(FunctionLogGroups())
     Tags.of(app).add("service", c.SERVICE_NAME)
     Tags.of(app).add("stage", settings.stage)

@@ -31,6 +31,11 @@ IMAGE_EXCLUDES = (
     ".git", ".venv", "node_modules", "cdk.out", ".aws-sam", ".pytest_cache", ".ruff_cache",
     "tests", "events", "infra", "reports", "build", ".wheels", "**/__pycache__", "**/*.pyc",
 )
+# The Dockerfile's `ARG BASE_IMAGE` default (a test keeps the two equal). A machine that cannot pull
+# it names a stand-in in this environment variable; the asset then passes it as a build argument
+# (a different base is a different image, so a different asset hash) and synth warns.
+AWS_LAMBDA_BASE_IMAGE = "public.ecr.aws/lambda/python:3.13"
+BASE_IMAGE_ENV = "LAMBDA_BASE_IMAGE"
 IMAGE_WORKDIR = "/var/task"  # LAMBDA_TASK_ROOT; packages are pip-installed with --target there
 
 # --- Lambda ----------------------------------------------------------------------------------------

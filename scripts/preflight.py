@@ -10,6 +10,8 @@ do not work). Exit code 1 when any check finds a problem. The checks:
   resolves it into CDK_DEFAULT_REGION);
 - bootstrap: the CDK bootstrap stack's version parameter in that account and region;
 - docker: the CLI, a daemon that answers, and not the containerd image store;
+- base image: no ``$LAMBDA_BASE_IMAGE`` other than the Dockerfile's AWS Lambda base (the CDK app
+  builds the image on that variable's base, a stand-in meant for local runs only);
 - node: the version ``package.json`` asks for (the CDK CLI runs on it);
 - stage config: ``config/<stage>.json`` with the ``-c`` flags, validated as ``infra.app`` does;
 - concurrency, only when the stage reserves or provisions Lambda concurrency: the account's
@@ -43,7 +45,10 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
+from scripts.container.toolchain import aws_base_image
+
 ROOT = Path(__file__).resolve().parent.parent
+BASE_IMAGE_ENV = "LAMBDA_BASE_IMAGE"  # infra.constants.BASE_IMAGE_ENV
 CDK_JSON = ROOT / "cdk.json"
 PACKAGE_JSON = ROOT / "package.json"
 # The CDK's defaults: the qualifier every `cdk bootstrap` uses unless told otherwise, and the
@@ -273,6 +278,17 @@ def check_docker(run: Runner = run_command) -> Result:
     return Result(name, True, f"Docker {server}, daemon answering, classic image store", server)
 
 
+def check_base_image(environ: Mapping[str, str] = os.environ) -> Result:
+    name = "base image"
+    aws = aws_base_image()
+    given = environ.get(BASE_IMAGE_ENV)
+    if given and given != aws:
+        return Result(name, False, f"{BASE_IMAGE_ENV}={given}: the deploy would build the image on that base, "
+                                   f"not on {aws}; `unset {BASE_IMAGE_ENV}` (a stand-in base is for local runs "
+                                   "on machines that cannot pull the AWS image)", given)
+    return Result(name, True, f"{aws} (the Dockerfile's AWS Lambda base)", aws)
+
+
 def required_node_major(package_json: Path = PACKAGE_JSON) -> int:
     """The major version of package.json's ``engines.node`` (``>=22``)."""
     wanted = json.loads(package_json.read_text()).get("engines", {}).get("node", "")
@@ -360,7 +376,7 @@ def run_checks(context: Mapping[str, Any], session_factory: SessionFactory = bot
         results = [credentials, region, bootstrap]
         if settings is not None and concurrency_demand(settings)[0]:
             results.append(_concurrency(session, settings, region, credentials))
-    return [*results, check_docker(run), check_node(run), stage]
+    return [*results, check_docker(run), check_base_image(environ), check_node(run), stage]
 
 
 def _concurrency(session: boto3.Session, settings: Any, region: Result, credentials: Result) -> Result:

@@ -41,12 +41,14 @@ class EcsStack(Stack):
         settings: DeploymentSettings,
         vpc: ec2.IVpc | None = None,
         dependencies: Sequence[RuntimeDependency] = (),
+        base_image: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """``vpc``: run in an existing VPC (public and private-with-egress subnets) instead of a new one."""
+        """``vpc``: run in an existing VPC (public and private-with-egress subnets) instead of a new one.
+        ``base_image``: build the image on this base instead of the AWS Lambda one (local runs only)."""
         super().__init__(scope, construct_id, description="Sound Realty price service: ALB + ECS Fargate", **kwargs)
         self.vpc = vpc or ServiceNetwork(self, "Network").vpc
-        self.image = ServiceImage(self, "Image")
+        self.image = ServiceImage(self, "Image", base_image=base_image)
         self.access_logs = AccessLogBucket(self, "LoadBalancerLogs")
         self.web = PriceFargateService(
             self, "Web",

@@ -36,11 +36,13 @@ class ServerlessStack(Stack):
         settings: DeploymentSettings,
         dependencies: Sequence[RuntimeDependency] = (),
         alarm_email: str | None = None,
+        base_image: str | None = None,
         **kwargs: Any,
     ) -> None:
-        """``alarm_email``: subscribed to the alarm topic; None leaves the topic without subscribers."""
+        """``alarm_email``: subscribed to the alarm topic; None leaves the topic without subscribers.
+        ``base_image``: build the image on this base instead of the AWS Lambda one (local runs only)."""
         super().__init__(scope, construct_id, description="Sound Realty price service: API Gateway + Lambda", **kwargs)
-        self.image = ServiceImage(self, "Image")
+        self.image = ServiceImage(self, "Image", base_image=base_image)
         provisioned = ((settings.provisioned_concurrency_min, settings.provisioned_concurrency_max)
                        if settings.provisioned_concurrency else None)
         self.price_function = PriceFunction(

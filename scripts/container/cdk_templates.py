@@ -1,17 +1,16 @@
-"""The synthesized CDK templates, read the way SAM and the ECS-mode runner need them.
+"""The CDK app synthesized the way the AWS SAM CLI reads it, and the templates read back.
 
-``synth()`` runs the CDK app exactly as ``cdk synth`` does (the ``app`` command of ``cdk.json``,
-with its context) into ``.aws-sam/cdk.out``, a folder of its own so it never races ``make synth``.
+``synth()`` runs ``cdk synth --no-staging`` through the pinned CDK CLI (``npx --no-install cdk``,
+``package.json``) into ``.aws-sam/cdk.out``, a folder of its own so it never races ``make synth``,
+with the stage ``dev`` and the ECS stack on (the local runners read both front doors). With
+``--no-staging`` the image asset points at the repository root, and the function's metadata
+(``aws:asset:path``, ``aws:asset:dockerfile-path``, ``aws:asset:docker-build-args``) tell
+``sam build`` how to build it: the template is used exactly as synthesized, never rewritten.
+The base image reaches the asset as ``$LAMBDA_BASE_IMAGE`` (``infra.constructs.service_image``).
+
 Nothing here hard-codes a logical id: the Lambda function is the stack's one
 ``AWS::Lambda::Function`` with ``PackageType: Image``, and the ECS container is the one in the
 ``AWS::ECS::TaskDefinition``.
-
-``sam_template()`` writes ``<Stack>.sam.template.json`` beside the synthesized template. The
-function gets its image from the CDK asset (``DockerImageCode.from_ecr`` on the asset's
-repository), which ``sam build`` cannot see, so the copy adds SAM's build metadata for that same
-asset: its Dockerfile and build arguments, the repository root as context (the folder CDK stages
-the asset from, with the same ``.dockerignore``; the staged copy leaves out ``.wheels/``, which
-offline builds need) and ``BASE_IMAGE`` when the base is not the AWS image. Nothing else changes.
 """
 
 from __future__ import annotations
@@ -24,34 +23,40 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from scripts.container.toolchain import ROOT, aws_base_image, log, run
+from scripts.container.toolchain import ROOT, log, run
 
 SYNTH_DIR = ROOT / ".aws-sam" / "cdk.out"
-# What the CDK CLI adds to the context of every `cdk synth` (path and asset metadata are what
-# SAM reads to recognise a CDK template).
-CLI_CONTEXT = {"aws:cdk:enable-path-metadata": True, "aws:cdk:enable-asset-metadata": True,
-               "aws:cdk:version-reporting": False}
+CDK = ("npx", "--no-install", "cdk")  # the CLI package.json pins (`npm ci` installs it)
 # The local runners read both front doors (SAM the function, ecs_local the task), and the ECS
 # stack is opt-in per stage: ask for it, in the dev stage (config/dev.json), as `-c ecs=true` would.
-LOCAL_CONTEXT = {"stage": "dev", "ecs": True}
+LOCAL_CONTEXT = {"stage": "dev", "ecs": "true"}
+BASE_IMAGE_ENV = "LAMBDA_BASE_IMAGE"  # infra.constants.BASE_IMAGE_ENV
 
 
-def synth(outdir: Path = SYNTH_DIR) -> Path:
-    config = json.loads((ROOT / "cdk.json").read_text())
-    context = {**CLI_CONTEXT, **config.get("context", {})}
-    local_context = ROOT / "cdk.context.json"
-    if local_context.is_file():
-        context.update(json.loads(local_context.read_text()))
-    context.update(LOCAL_CONTEXT)
-    env = {**os.environ, "CDK_OUTDIR": str(outdir), "CDK_CONTEXT_JSON": json.dumps(context)}
+def synth_command(outdir: Path = SYNTH_DIR) -> list[str]:
+    context = [arg for key, value in LOCAL_CONTEXT.items() for arg in ("-c", f"{key}={value}")]
+    return [*CDK, "synth", "--no-staging", "--quiet", "--output", str(outdir), *context]
+
+
+def synth(outdir: Path = SYNTH_DIR, *, base_image: str | None = None) -> Path:
+    """``cdk synth --no-staging`` of every stack; ``base_image`` builds the image on that base."""
+    env = dict(os.environ)
+    if base_image:
+        env[BASE_IMAGE_ENV] = base_image
     outdir.mkdir(parents=True, exist_ok=True)
     for stale in outdir.glob("*.template.json"):
         stale.unlink()
+    cmd = synth_command(outdir)
+    log(f"{BASE_IMAGE_ENV}={base_image} {shlex.join(cmd)}" if base_image else shlex.join(cmd))
     started = time.monotonic()
-    result = run(shlex.split(config["app"]), env=env, check=False, timeout=600)
+    try:
+        result = run(cmd, env=env, check=False, timeout=600)
+    except FileNotFoundError as error:
+        raise RuntimeError("`npx` not found: install Node.js (package.json's engines), then `npm ci`") from error
     templates = sorted(outdir.glob("*.template.json"))
     if result.returncode != 0 or not templates:
-        raise RuntimeError(f"CDK synth ({config['app']}) failed:\n{(result.stdout + result.stderr)[-4000:]}")
+        raise RuntimeError(f"{shlex.join(cmd)} failed (`npm ci` installs the pinned CDK CLI):\n"
+                           f"{(result.stdout + result.stderr)[-4000:]}")
     log(f"synthesized {', '.join(t.name for t in templates)} in {time.monotonic() - started:.1f} s")
     return outdir
 
@@ -71,13 +76,23 @@ class ImageFunction:
     logical_id: str
     resource: dict[str, Any]
 
+    @property
+    def environment(self) -> dict[str, str]:
+        variables = self.resource["Properties"].get("Environment", {}).get("Variables", {})
+        return {key: value for key, value in variables.items() if isinstance(value, str)}
+
+    @property
+    def image_build(self) -> dict[str, Any]:
+        """What ``sam build`` reads from the function's metadata: build context, Dockerfile, build args."""
+        metadata = self.resource.get("Metadata") or {}
+        return {"context": metadata.get("aws:asset:path"), "dockerfile": metadata.get("aws:asset:dockerfile-path"),
+                "build_args": metadata.get("aws:asset:docker-build-args") or {}}
+
 
 def image_function(outdir: Path = SYNTH_DIR) -> ImageFunction:
     """The app's one container-image Lambda function."""
     found = []
     for path in sorted(outdir.glob("*.template.json")):
-        if path.name.endswith(".sam.template.json"):
-            continue
         for logical_id, resource in _resources(_load(path), "AWS::Lambda::Function").items():
             if resource.get("Properties", {}).get("PackageType") == "Image":
                 found.append(ImageFunction(path.name.removesuffix(".template.json"), path, logical_id, resource))
@@ -95,29 +110,6 @@ def docker_image_asset(stack: str, image_reference: Any, outdir: Path = SYNTH_DI
     if len(matches) != 1:
         raise RuntimeError(f"{stack}: cannot tell which image asset {reference} uses ({len(matches)} match)")
     return matches[0]
-
-
-def sam_template(base_image: str, outdir: Path = SYNTH_DIR) -> tuple[Path, str]:
-    """Write the SAM-buildable copy of the serverless template; returns (its path, the function's id)."""
-    function = image_function(outdir)
-    source = docker_image_asset(function.stack, function.resource["Properties"]["Code"]["ImageUri"], outdir)
-    build_args = dict(source.get("dockerBuildArgs") or {})
-    if base_image != aws_base_image():
-        build_args["BASE_IMAGE"] = base_image
-    template = _load(function.template)
-    resource = template["Resources"][function.logical_id]
-    metadata = {key: value for key, value in (resource.get("Metadata") or {}).items()
-                if not key.startswith("aws:asset:")}  # SAM would let these override the lines below
-    metadata.update({
-        "Dockerfile": source.get("dockerFile", "Dockerfile"),
-        "DockerContext": str(ROOT),
-        "DockerBuildArgs": build_args,
-        "DockerTag": "sam-local",
-    })
-    resource["Metadata"] = metadata
-    path = outdir / f"{function.stack}.sam.template.json"
-    path.write_text(json.dumps(template, indent=1))
-    return path, function.logical_id
 
 
 @dataclass(frozen=True)
@@ -138,8 +130,6 @@ def ecs_container(outdir: Path = SYNTH_DIR) -> EcsContainer:
     """The container definition of the app's ECS task (the service image with the HTTP server command)."""
     found = []
     for path in sorted(outdir.glob("*.template.json")):
-        if path.name.endswith(".sam.template.json"):
-            continue
         for task in _resources(_load(path), "AWS::ECS::TaskDefinition").values():
             for container in task["Properties"].get("ContainerDefinitions", []):
                 found.append((path.name.removesuffix(".template.json"), task["Properties"], container))

@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     tools = toolchain()
     if not args.no_build:
         image.build(quiet=True)
-    cdk_templates.synth()
+    cdk_templates.synth(base_image=tools.base_image)
     container = cdk_templates.ecs_container()
     spec = ecs_run(container, args.port)
     name = unique_name("ecs")

@@ -3,10 +3,18 @@
     python -m scripts.container.sam_local invoke [EVENT.json ...]   every events/*.json by default
     python -m scripts.container.sam_local api [--port 3000]         sam local start-api, warm containers
 
-The CDK app is synthesized first (see ``cdk_templates``); ``sam build`` builds the function's image
-from the repository's Dockerfile and ``sam local`` runs it. SAM runs through ``$SAM_CLI`` with
-``--docker-network host --container-host 127.0.0.1 --skip-pull-image``; a response counts only when
-its text is there (SAM can exit 0 when the container never answered).
+The documented AWS CDK + SAM path, with no template rewriting (``cdk_templates``):
+
+    cdk synth --no-staging -o .aws-sam/cdk.out -c stage=dev -c ecs=true
+    sam build <FunctionLogicalId> -t .aws-sam/cdk.out/<Stack>.template.json
+    sam local invoke <FunctionLogicalId> -t .aws-sam/cdk.out/<Stack>.template.json -e events/predict.json
+    sam local start-api -t .aws-sam/cdk.out/<Stack>.template.json
+
+``sam build`` builds the function's image from the metadata CDK writes on it (the repository root,
+its Dockerfile and build arguments) and tags it ``<logical id, lower case>:latest``; ``sam local``
+runs that image. SAM runs through ``$SAM_CLI`` with ``--docker-network host --container-host
+127.0.0.1 --skip-pull-image``; a response counts only when its text is there (SAM can exit 0 when
+the container never answered).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import argparse
 import contextlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -37,29 +46,27 @@ LOCAL_FLAGS = ("--docker-network", "host", "--container-host", HOST, "--skip-pul
 
 @dataclass(frozen=True)
 class SamBuild:
-    template: Path  # .aws-sam/build/template.yaml
+    template: Path  # the synthesized CDK template, as cdk wrote it
     function_id: str
     image: str  # the image sam build tagged
     environment: dict[str, str]  # the function's environment in the template
 
 
 def build(*, synthesize: bool = True) -> SamBuild:
-    """Synthesize (unless done already), write the SAM copy of the serverless template and
-    ``sam build`` its image function."""
+    """``cdk synth --no-staging`` (unless done already), then ``sam build`` of the image function."""
     tools = toolchain()
     ensure_sam()
     if synthesize:
-        cdk_templates.synth()
-    source, function_id = cdk_templates.sam_template(tools.base_image)
+        cdk_templates.synth(base_image=tools.base_image)
     function = cdk_templates.image_function()
+    cmd = [*tools.sam_cli, "build", function.logical_id, "--template", str(function.template),
+           "--build-dir", str(BUILD_DIR)]
+    log(shlex.join(cmd))
     started = time.monotonic()
-    run([*tools.sam_cli, "build", function_id, "--template", str(source), "--build-dir", str(BUILD_DIR)],
-        env=tools.env, timeout=1200)
-    image = f"{function_id.lower()}:sam-local"
-    log(f"sam build {function_id} ({function.stack}) -> {image} in {time.monotonic() - started:.1f} s")
-    variables = function.resource["Properties"].get("Environment", {}).get("Variables", {})
-    return SamBuild(BUILD_DIR / "template.yaml", function_id, image,
-                    {k: v for k, v in variables.items() if isinstance(v, str)})
+    run(cmd, env=tools.env, timeout=1200)
+    image = f"{function.logical_id.lower()}:latest"
+    log(f"sam build {function.logical_id} ({function.stack}) -> {image} in {time.monotonic() - started:.1f} s")
+    return SamBuild(function.template, function.logical_id, image, function.environment)
 
 
 @dataclass(frozen=True)
@@ -105,12 +112,16 @@ def _kill_group(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def invoke_command(sam: SamBuild, event: Path) -> list[str]:
+    return [*toolchain().sam_cli, "local", "invoke", sam.function_id, "--template", str(sam.template),
+            "--event", str(event), *LOCAL_FLAGS]
+
+
 def invoke(sam: SamBuild, event: Path, *, timeout: float = 300) -> Invocation:
     """``sam local invoke`` of the function with one event file: a fresh container, removed after,
     also when SAM is stopped for taking longer than ``timeout`` seconds or by Ctrl-C."""
     tools = toolchain()
-    cmd = [*tools.sam_cli, "local", "invoke", sam.function_id, "--template", str(sam.template),
-           "--event", str(event), *LOCAL_FLAGS]
+    cmd = invoke_command(sam, event)
     started = time.monotonic()
     # Output goes to files, not pipes: what SAM logged before it was killed is still readable, and
     # no leftover process holding a pipe open can block the read. Its own session, so that
@@ -140,6 +151,7 @@ def invoke_all(sam: SamBuild, events: list[Path], *, workers: int = 2) -> list[I
     image on first use; the rest run ``workers`` at a time (each is a separate container)."""
     if not events:
         return []
+    log(shlex.join(invoke_command(sam, events[0])) + (f" (and {len(events) - 1} more events)" if events[1:] else ""))
     first = invoke(sam, events[0])
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return [first, *pool.map(lambda event: invoke(sam, event), events[1:])]

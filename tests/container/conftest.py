@@ -57,8 +57,9 @@ def built_image(tools: Toolchain) -> image.ImageInfo:
 
 
 @pytest.fixture(scope="session")
-def synthesized() -> Path:
-    return cdk_templates.synth()
+def synthesized(tools: Toolchain) -> Path:
+    """``cdk synth --no-staging`` through the pinned CDK CLI, the image on the toolchain's base."""
+    return cdk_templates.synth(base_image=tools.base_image)
 
 
 @pytest.fixture(scope="session")

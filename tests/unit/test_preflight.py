@@ -26,6 +26,12 @@ ACCOUNT = "123456789012"  # moto's account
 PARAMETER = "/cdk-bootstrap/hnb659fds/version"
 
 
+@pytest.fixture(autouse=True)
+def aws_base_image(monkeypatch) -> None:
+    """The shell may name a stand-in base for local container runs; a deploy never does."""
+    monkeypatch.delenv("LAMBDA_BASE_IMAGE", raising=False)
+
+
 @pytest.fixture
 def aws(monkeypatch) -> Iterator[None]:
     fake_aws_credentials(monkeypatch, REGION)
@@ -154,7 +160,7 @@ def test_without_credentials_the_aws_checks_are_skipped_and_the_rest_still_run(n
     assert "aws configure" in results["credentials"].message
     assert results["bootstrap"].ok is None and "credentials" in results["bootstrap"].message
     assert results["region"].ok is True and REGION in results["region"].message
-    assert [results[name].ok for name in ("docker", "node", "stage config")] == [True, True, True]
+    assert [results[name].ok for name in ("docker", "base image", "node", "stage config")] == [True] * 4
 
 
 def test_an_unknown_profile_is_a_credentials_problem(no_credentials):
@@ -178,7 +184,28 @@ def test_region_comes_from_the_settings_then_aws_region_then_the_profile():
     assert nowhere.ok is False and "aws configure set region" in nowhere.message
 
 
-# ---- Docker and Node --------------------------------------------------------------------------------
+# ---- Docker, the base image and Node ----------------------------------------------------------------
+
+def test_a_stand_in_base_image_is_a_problem_for_a_deploy():
+    aws_base = preflight.aws_base_image()
+
+    stand_in = preflight.check_base_image({"LAMBDA_BASE_IMAGE": "local/lambda-python:3.13"})
+
+    assert stand_in.ok is False
+    assert "unset LAMBDA_BASE_IMAGE" in stand_in.message and aws_base in stand_in.message
+    assert preflight.check_base_image({}).ok is True
+    assert preflight.check_base_image({"LAMBDA_BASE_IMAGE": aws_base}).ok is True
+
+
+def test_the_shells_stand_in_base_stops_the_deploy(aws, capsys, monkeypatch):
+    bootstrapped("21")
+    monkeypatch.setenv("LAMBDA_BASE_IMAGE", "local/lambda-python:3.13")
+
+    code = preflight.main([], run=runner(HEALTHY))
+
+    assert code == 1
+    assert capsys.readouterr().out.splitlines()[-1] == "preflight: fix base image before `make deploy`"
+
 
 def test_docker_missing():
     result = preflight.check_docker(runner({"docker version": FileNotFoundError("docker")}))
@@ -296,9 +323,10 @@ def test_all_fine_exits_zero_with_one_line_per_check(aws, capsys):
 
     lines = capsys.readouterr().out.splitlines()
     assert code == 0
-    assert [line.split()[0] for line in lines[:6]] == ["OK"] * 6
-    assert [line.split()[1] for line in lines[:6]] == ["credentials", "region", "bootstrap", "docker", "node", "stage"]
-    assert lines[6] == "preflight: ready for `make deploy`"
+    assert [line.split()[0] for line in lines[:7]] == ["OK"] * 7
+    assert [line.split()[1] for line in lines[:7]] == ["credentials", "region", "bootstrap", "docker", "base", "node",
+                                                      "stage"]
+    assert lines[7] == "preflight: ready for `make deploy`"
 
 
 def test_any_problem_exits_non_zero_and_names_it(aws, capsys):
