@@ -13,7 +13,7 @@ from model import train
 
 MODELS = sorted(train.TRAINERS)
 FILES = {"basic": {"model.pkl", "model_features.json", "demographics.csv"},
-         "gbm": {"model.json", "model_features.json", "demographics.csv",
+         "gbm": {"model.json", "model_features.json", "demographics.csv", "sales.csv",
                  *(f"member-{i}.txt" for i in range(len(train.gbm.MEMBERS)))}}
 
 
