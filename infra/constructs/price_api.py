@@ -1,7 +1,9 @@
 """The public front door of the serverless path: an API Gateway REST API proxying to the alias.
 
 - One resource per route the function's app declares (``service_routes``), each a Lambda proxy
-  integration to alias ``live``; every method requires an API key. A path with no route never
+  integration to alias ``live``; every method requires an API key, except the page for agents and its
+  assets (``public_routes``): a browser navigating to a page cannot send a header, so the page asks
+  for the key and sends it with each of its calls to the API. A path with no route never
   reaches the function: API Gateway answers it with the service's 404 body (gateway responses,
   like a missing key's 403 and throttling's 429).
 - The key sits on a usage plan with throttling (rate, burst) and a daily quota.
@@ -16,7 +18,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
@@ -59,13 +61,15 @@ class PriceApi(Construct):
         throttle_burst_limit: int,
         quota_per_day: int,
         routes: Mapping[tuple[str, str], Sequence[str]] | None = None,
+        public_routes: Collection[tuple[str, str]] | None = None,
         allowed_cidrs: Sequence[str] = (),
         waf_rate_limit: int | None = None,
         iam_auth: bool = False,
     ) -> None:
         """``allowed_cidrs``: source networks admitted by a resource policy (empty: any network);
         ``waf_rate_limit``: requests per 5 minutes per IP in a WAF web ACL (None: no web ACL);
-        ``iam_auth``: every method needs a SigV4-signed caller, on top of the API key."""
+        ``iam_auth``: every method needs a SigV4-signed caller, on top of the API key;
+        ``routes`` and ``public_routes`` (served with neither key nor SigV4): the function's by default."""
         super().__init__(scope, construct_id)
         self.access_logs = logs.LogGroup(self, "AccessLogs", retention=c.LOG_RETENTION)
         self.api = apigw.RestApi(
@@ -108,17 +112,23 @@ class PriceApi(Construct):
         validator = self.api.add_request_validator(
             "Parameters", validate_request_parameters=True, validate_request_body=False,
         )
+        public_routes = frozenset(service_public_routes() if public_routes is None else public_routes)
         self.methods: list[apigw.Method] = []
+        self.public_methods: list[apigw.Method] = []
         for (http_method, path), query in (service_routes() if routes is None else routes).items():
-            self.methods.append(self.api.root.resource_for_path(path).add_method(
+            public = (http_method, path) in public_routes
+            method = self.api.root.resource_for_path(path).add_method(
                 http_method, integration,
-                api_key_required=True,
-                authorization_type=apigw.AuthorizationType.IAM if iam_auth else None,
+                api_key_required=not public,
+                authorization_type=apigw.AuthorizationType.IAM if iam_auth and not public else None,
                 # Optional parameters: API Gateway refuses none of them, but documents them (and the
                 # function refuses any other, with a message naming the ones it takes).
                 request_parameters={f"method.request.querystring.{name}": False for name in query} or None,
                 request_validator=validator,
-            ))
+            )
+            self.methods.append(method)
+            if public:
+                self.public_methods.append(method)
 
         # API Gateway answers some requests itself; answer them in the service's error format
         # ({"error", "message", "details"}) and, for a path with no route, with the same 404.
@@ -171,13 +181,19 @@ class PriceApi(Construct):
 
         # Acknowledge only what is actually off in this configuration.
         network = "a source-IP resource policy" if allowed_cidrs else "no network restriction (apiAllowedCidrs empty)"
+        page = "the agents' page and its assets are public by design"
         if not iam_auth:
             acknowledge(self.api, "AwsSolutions-APIG4",
                         f"Clients authenticate with an API key on a usage plan, with {network}; "
-                        "iamAuth adds SigV4 for callers inside AWS.")
+                        f"iamAuth adds SigV4 for AWS callers; {page}.")
+        else:
+            for method in self.public_methods:
+                acknowledge(method, "AwsSolutions-APIG4",
+                            "The agents' page and its assets: a browser navigating to a page sends neither key nor "
+                            "signature; the page asks for the key for its API calls.")
         acknowledge(self.api, "AwsSolutions-COG4",
                     "No Cognito user pool: no end users; callers present an API key"
-                    + (" and a SigV4 signature (AWS_IAM)." if iam_auth else "."))
+                    + (" and a SigV4 signature (AWS_IAM)" if iam_auth else "") + f"; {page}.")
         if self.web_acl is None:
             acknowledge(self.api.deployment_stage, "AwsSolutions-APIG3",
                         f"No WAF web ACL (wafRateLimit unset): API key, usage plan throttle and quota, {network}.")
@@ -237,6 +253,13 @@ def _source_ip_policy(cidrs: Sequence[str], iam_auth: bool) -> iam.PolicyDocumen
                             actions=["execute-api:Invoke"], resources=["execute-api:/*"],
                             conditions={"NotIpAddress": {"aws:SourceIp": list(cidrs)}}),
     ])
+
+
+def service_public_routes() -> frozenset[tuple[str, str]]:
+    """(METHOD, path) of the routes the function serves to anyone: the page for agents and its assets."""
+    from lambda_fn.api.routes import PUBLIC_ROUTES
+
+    return PUBLIC_ROUTES
 
 
 def service_routes() -> dict[tuple[str, str], tuple[str, ...]]:

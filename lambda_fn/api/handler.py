@@ -22,7 +22,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BeforeValidator, ValidationError
 
-from lambda_fn.api import errors, routes
+from lambda_fn.api import errors, page, routes
 from lambda_fn.api.json_body import parse_json_body
 from lambda_fn.api.media_type import normalise_content_type
 from lambda_fn.api.schemas import (
@@ -78,6 +78,7 @@ app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=pars
 app.enable_swagger(path=routes.SWAGGER_PATH, title="Sound Realty price service", version=API_VERSION,
                    description="House price estimates for King County (2014-15 market).")
 errors.install(app)
+page.install(app)
 
 
 def follow_model_registry(app: APIGatewayRestResolver, next_middleware):

@@ -15,15 +15,25 @@ from lambda_fn.api.errors import UnknownQueryParameterError
 SWAGGER_PATH = "/v1/swagger"
 # Powertools' own Swagger route is not in its OpenAPI document; it reads ?format=json.
 SWAGGER_QUERY = ("format",)
+# The page for an agent (lambda_fn.api.page) and its assets, also outside the OpenAPI document. Each
+# asset is named in the page with its content hash, ?v=, so that browsers may keep it.
+PAGE_PATH = "/"
+PAGE_ASSETS = ("/app/page.js", "/app/page.css")
+ASSET_QUERY = ("v",)
+PAGE_ROUTES = {("GET", PAGE_PATH): (), **{("GET", path): ASSET_QUERY for path in PAGE_ASSETS}}
+# Routes API Gateway serves without an API key: a browser navigating to a page cannot send a header.
+# The page itself asks for the key and sends it with each call to the API.
+PUBLIC_ROUTES = frozenset(PAGE_ROUTES)
 METHODS = ("get", "post", "put", "patch", "delete")
 
 _declared: dict[int, dict[tuple[str, str], tuple[str, ...]]] = {}
 
 
 def query_parameters(app: APIGatewayRestResolver) -> dict[tuple[str, str], tuple[str, ...]]:
-    """(METHOD, path) -> the query parameter names that route declares, for every route of ``app``."""
+    """(METHOD, path) -> the query parameter names that route declares, for every route of ``app``
+    (the page's routes included: ``lambda_fn.api.page.install`` registers them on the app)."""
     if id(app) not in _declared:
-        routes = {("GET", SWAGGER_PATH): SWAGGER_QUERY}
+        routes = {("GET", SWAGGER_PATH): SWAGGER_QUERY, **PAGE_ROUTES}
         for path, item in app.get_openapi_schema().paths.items():
             for method in METHODS:
                 operation = getattr(item, method, None)

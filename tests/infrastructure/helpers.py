@@ -22,7 +22,7 @@ def price_function(template: Template) -> tuple[str, dict[str, Any]]:
 
 
 def api_routes(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
-    """Every API Gateway method, keyed by (HTTP method, full path)."""
+    """Every API Gateway method, keyed by (HTTP method, full path); the API's root resource is ``/``."""
     resources = template.find_resources("AWS::ApiGateway::Resource")
 
     def path_of(ref: Any) -> str:
@@ -32,7 +32,7 @@ def api_routes(template: Template) -> dict[tuple[str, str], dict[str, Any]]:
         return f"{path_of(properties['ParentId'])}/{properties['PathPart']}"
 
     return {
-        (method["Properties"]["HttpMethod"], path_of(method["Properties"]["ResourceId"])): method["Properties"]
+        (method["Properties"]["HttpMethod"], path_of(method["Properties"]["ResourceId"]) or "/"): method["Properties"]
         for method in template.find_resources("AWS::ApiGateway::Method").values()
     }
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from aws_cdk.assertions import Match, Template
 
+from infra.constructs.price_api import service_public_routes
 from infra.settings import DeploymentSettings
 from tests.infrastructure.conftest import synthesize
 from tests.infrastructure.helpers import api_routes, only
@@ -80,9 +81,14 @@ def test_the_web_acl_rate_limits_each_ip_and_sits_on_the_stage(locked):
     })
 
 
-def test_iam_auth_puts_aws_iam_on_every_method_and_keeps_the_api_key(locked):
-    methods = api_routes(locked).values()
+def test_iam_auth_puts_aws_iam_on_every_method_but_the_page_and_keeps_the_api_key(locked):
+    public = service_public_routes()
+    routes = api_routes(locked)
+    methods = [m for route, m in routes.items() if route not in public]
     assert methods and all(m["AuthorizationType"] == "AWS_IAM" and m["ApiKeyRequired"] is True for m in methods)
+    # A browser navigating to the page sends neither a key nor a SigV4 signature.
+    assert all(routes[route]["AuthorizationType"] == "NONE" and routes[route]["ApiKeyRequired"] is False
+               for route in public)
 
 
 def test_acknowledgements_follow_what_is_on(all_on, default):
@@ -92,9 +98,17 @@ def test_acknowledgements_follow_what_is_on(all_on, default):
                 if entry.type == "aws:cdk:acknowledged-rules" and "PriceApi" in construct.node.path
                 for rule in entry.data}
 
+    def methods_without_sigv4(app) -> set[str]:
+        return {construct.node.path for construct in app.node.find_all() if "PriceApi" in construct.node.path
+                for entry in construct.node.metadata if entry.type == "aws:cdk:acknowledged-rules"
+                and any(rule.endswith("AwsSolutions-APIG4") for rule in entry.data)}
+
     assert {"AwsSolutions-APIG3", "AwsSolutions-APIG4", "AwsSolutions-COG4"} <= rules(default.app)
     on = rules(all_on.app)
-    assert "AwsSolutions-APIG3" not in on and "AwsSolutions-APIG4" not in on
+    assert "AwsSolutions-APIG3" not in on
+    # With SigV4 on, only the page's methods go without authorization, each acknowledged on its own.
+    assert {path.rsplit("/Api/", 1)[1] for path in methods_without_sigv4(all_on.app)} == {
+        "Default/GET", "Default/app/page.js/GET", "Default/app/page.css/GET"}
     assert "AwsSolutions-COG4" in on  # cdk-nag asks for Cognito whatever the authorization type
 
 

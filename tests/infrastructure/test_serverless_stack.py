@@ -7,7 +7,7 @@ import json
 from aws_cdk.assertions import Template
 
 from infra import constants as c
-from infra.constructs.price_api import service_routes
+from infra.constructs.price_api import service_public_routes, service_routes
 from tests.infrastructure.helpers import api_routes, only, price_function
 
 
@@ -97,15 +97,27 @@ def test_image_updates_shift_the_alias_by_canary_and_roll_back_on_alarms(serverl
         assert alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_every_route_requires_an_api_key_and_proxies_to_the_alias(serverless):
+def test_every_route_but_the_page_requires_an_api_key_and_all_proxy_to_the_alias(serverless):
     routes = api_routes(serverless)
     assert set(routes) == set(service_routes())
     alias_id = _alias_id(serverless)
     for (verb, path), method in routes.items():
-        assert method["ApiKeyRequired"] is True, f"{verb} {path} answers without an API key"
+        public = (verb, path) in service_public_routes()
+        assert method["ApiKeyRequired"] is not public, f"{verb} {path}: API key required is {not public}"
         integration = method["Integration"]
         assert (integration["Type"], integration["IntegrationHttpMethod"]) == ("AWS_PROXY", "POST")
         assert {"Ref": alias_id} in integration["Uri"]["Fn::Join"][1], f"{verb} {path} skips alias live"
+
+
+def test_the_page_for_agents_is_served_without_a_key_and_pricing_still_needs_one(serverless):
+    # A browser navigating to the page cannot send a header; the page sends the key on its API calls.
+    routes = api_routes(serverless)
+    assert routes["GET", "/"]["ApiKeyRequired"] is False
+    assert routes["GET", "/app/page.js"]["ApiKeyRequired"] is False
+    assert routes["GET", "/app/page.js"]["RequestParameters"] == {"method.request.querystring.v": False}
+    assert routes["POST", "/v1/predict"]["ApiKeyRequired"] is True
+    assert routes["POST", "/v1/predict/explain"]["ApiKeyRequired"] is True
+    assert routes["GET", "/v1/swagger"]["ApiKeyRequired"] is True
 
 
 def test_each_route_declares_the_query_parameters_its_function_signature_declares(serverless):
