@@ -1,7 +1,7 @@
 """``sam build`` and ``sam local`` on the synthesized CDK template (``make sam-invoke``, ``make sam-api``).
 
     python -m scripts.container.sam_local invoke [EVENT.json ...]   every events/*.json by default
-    python -m scripts.container.sam_local api [--port 3000]         sam local start-api, warm containers
+    python -m scripts.container.sam_local api [--port 3000]         sam local start-api, containers kept warm
 
 The documented AWS CDK + SAM path, with no template rewriting (``cdk_templates``):
 
@@ -42,6 +42,10 @@ from scripts.container.toolchain import ROOT, ensure_sam, log, remove_container,
 BUILD_DIR = ROOT / ".aws-sam" / "build"
 EVENTS_DIR = ROOT / "events"
 LOCAL_FLAGS = ("--docker-network", "host", "--container-host", HOST, "--skip-pull-image")
+# A function's container starts on its first request and then stays warm. EAGER would start one for
+# every function in the stack at once, the pre-traffic hook's too, whose zip runtime SAM runs on an
+# emulation image it pulls from a registry; the API never routes to the hook.
+WARM_CONTAINERS = "LAZY"
 
 
 @dataclass(frozen=True)
@@ -164,7 +168,7 @@ def _containers_of(image: str) -> set[str]:
 
 @contextlib.contextmanager
 def start_api(sam: SamBuild, port: int | None = None, *, startup_timeout: float = 120) -> Iterator[str]:
-    """``sam local start-api`` on 127.0.0.1 with a warm container; stopped and cleaned up on exit."""
+    """``sam local start-api`` on 127.0.0.1, its container kept warm; stopped and cleaned up on exit."""
     tools = toolchain()
     port = port or free_port()
     rapid_image = f"{sam.image.split(':')[0]}:rapid-x86_64"
@@ -174,7 +178,7 @@ def start_api(sam: SamBuild, port: int | None = None, *, startup_timeout: float 
     with log_path.open("w") as log_file:
         process = subprocess.Popen(
             [*tools.sam_cli, "local", "start-api", "--template", str(sam.template), "--host", HOST,
-             "--port", str(port), "--warm-containers", "EAGER", *LOCAL_FLAGS],
+             "--port", str(port), "--warm-containers", WARM_CONTAINERS, *LOCAL_FLAGS],
             cwd=ROOT, env=tools.env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             try:
@@ -233,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0 if answered == len(events) else 1
     tools = toolchain()
     cmd = [*tools.sam_cli, "local", "start-api", "--template", str(sam.template), "--host", HOST,
-           "--port", str(args.port), "--warm-containers", "EAGER", *LOCAL_FLAGS]
+           "--port", str(args.port), "--warm-containers", WARM_CONTAINERS, *LOCAL_FLAGS]
     print(f"serving {sam.function_id} on http://{HOST}:{args.port} (Ctrl-C stops it); try:\n"
           f"  .venv/bin/python scripts/submit_examples.py --url http://{HOST}:{args.port}", flush=True)
     sys.stdout.flush()
