@@ -7,7 +7,8 @@ Layout of ``<root>/<name>/<version>/``::
     model_features.json    feature names in training order (the client's format: a JSON list)
     demographics.csv       the zipcode demographics the model was trained with
     ...                    the model's own files: LightGBM text models and model.json for
-                           ``lightgbm-blend``, model.pkl for ``sklearn-pickle`` (the client's model)
+                           ``lightgbm-blend``, model.pkl for ``sklearn-pickle`` (the client's model);
+                           sales.csv for a version that explains (its training sales)
 
 ``<root>/<name>/LATEST`` names the newest version built locally. ``load_predictor`` checks every
 listed file's checksum and the versions of the libraries that read them *before* parsing or
