@@ -20,11 +20,10 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
-from lambda_fn.core.comparables import Comparable, SaleRecords
 from lambda_fn.core.contributions import Contributions, Grouping
 from lambda_fn.core.errors import CannotExplainError
 from lambda_fn.core.features import FeatureBuilder
@@ -32,6 +31,9 @@ from lambda_fn.core.intervals import PriceIntervals
 from lambda_fn.core.locations import InputWarning, ZipcodeAreas
 from lambda_fn.core.market import MarketMonths
 from lambda_fn.core.market import market_month as month_number_of
+
+if TYPE_CHECKING:   # imported when first needed: scipy.spatial, its KD-tree, took 0.35 s under -X importtime
+    from lambda_fn.core.comparables import Comparable, SaleRecords
 
 FEATURES_FILE = "model_features.json"
 DEMOGRAPHICS_FILE = "demographics.csv"
@@ -241,6 +243,8 @@ class Predictor:
     @cached_property
     def _sales(self) -> SaleRecords:
         # Parsed on the first explanation only (0.1 s here, with its KD-tree): most requests never need it.
+        from lambda_fn.core.comparables import SaleRecords
+
         return SaleRecords.from_csv(self._sales_csv or b"")
 
     def intervals(self, prices: Sequence[float]) -> list[tuple[float, float]]:
