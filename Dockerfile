@@ -20,12 +20,16 @@ FROM ${BASE_IMAGE} AS dependencies
 # .wheel[s]: the folder's wheels when it exists, nothing when it does not (a plain clone).
 # The libraries' own test suites (numpy, scipy, scikit-learn: about 60 MB) are deleted: the service
 # never imports them, and they would take the image over its size budget (docs/containers.md).
-COPY lambda_fn/requirements.txt image/runtime-interface-client.txt image/lambda-entrypoint.sh .wheel[s] /tmp/build/
+# botocore's API models are kept only for the services in image/botocore-services.txt (about 27 MB
+# of the others go).
+COPY lambda_fn/requirements.txt image/runtime-interface-client.txt image/lambda-entrypoint.sh image/botocore-services.txt .wheel[s] /tmp/build/
 RUN set -eu; cd /tmp/build; \
     if ls ./*.whl >/dev/null 2>&1; then from="--no-index --find-links /tmp/build"; else from=""; fi; \
     pip="python3 -m pip install --no-cache-dir --disable-pip-version-check --root-user-action=ignore $from"; \
     $pip --target /opt/image/var/task -r requirements.txt; \
     find /opt/image/var/task -depth -type d -name tests -path '*/var/task/*/*' -exec rm -rf {} +; \
+    python3 -c "import pathlib, shutil; keep = {l.strip() for l in open('botocore-services.txt') if l.strip()[:1] not in ('', '#')}; \
+        [shutil.rmtree(d) for d in pathlib.Path('/opt/image/var/task/botocore/data').iterdir() if d.is_dir() and d.name not in keep]"; \
     if [ -e /lambda-entrypoint.sh ]; then \
         echo "base image has a Lambda runtime: keeping it"; \
     else \

@@ -103,3 +103,20 @@ def test_runtime_interface_client_is_added_only_where_the_base_has_none(built_im
         assert client.strip() == pins(ROOT / "image" / "runtime-interface-client.txt")["awslambdaric"]
     else:
         assert entrypoint != ours  # the AWS base image keeps its own runtime
+
+
+def test_botocore_keeps_the_api_models_of_the_listed_services_only(built_image):
+    listed = [line.strip() for line in (ROOT / "image" / "botocore-services.txt").read_text().splitlines()
+              if line.strip()[:1] not in ("", "#")]
+    code = ("import json, boto3, botocore.exceptions as e\n"
+            "def made(name):\n"
+            "    try:\n"
+            "        boto3.client(name, region_name='us-west-2', aws_access_key_id='x', aws_secret_access_key='x')\n"
+            "    except e.UnknownServiceError:\n"
+            "        return False\n"
+            "    return True\n"
+            f"print(json.dumps({{name: made(name) for name in {[*listed, 'dynamodb', 'lambda']!r}}}))\n")
+
+    clients = json.loads(python_in_image(built_image.tag, code))
+
+    assert clients == {**dict.fromkeys(listed, True), "dynamodb": False, "lambda": False}
