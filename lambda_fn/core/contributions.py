@@ -4,9 +4,9 @@ A model that explains (``lambda_fn.core.boosted``) gives, per house, a baseline 
 log-scale share per input column, summing exactly to log(price) - baseline. Here the columns are
 grouped into names an agent uses (``GROUPS``) and the log shares become dollars by the
 logarithmic mean: a share ``s`` of the log change is worth ``s * (price - base) / log(price / base)``
-dollars. That split is exact (the dollars sum to price - base), keeps every share's sign, and
-stays finite when the price equals the baseline. Cents are then rounded so that the baseline plus
-the contributions equals the price to the cent (``docs/explanations.md``).
+dollars, for the unrounded price. That split is exact (the dollars sum to price - base), keeps
+every share's sign, and stays finite when the price equals the baseline. Cents are then rounded
+so that the baseline plus the contributions equals the price to the cent (``docs/explanations.md``).
 """
 
 from __future__ import annotations
@@ -95,8 +95,10 @@ class Grouping:
         out = []
         for shares, price in zip(group_shares, prices, strict=True):
             change = float(shares.sum())
-            # The logarithmic mean of price and base; its limit, the base, when they meet.
-            per_log_unit = (price - base) / change if abs(change) > 1e-12 else base
+            # The logarithmic mean of the unrounded price, base * exp(change), and the base; its limit,
+            # the base, when they meet. From the log change itself, not the price rounded to the cent:
+            # a change near zero made of large opposite shares must not be multiplied by cents / ~0.
+            per_log_unit = base * math.expm1(change) / change if change else base
             cents = _round_to_total(shares * per_log_unit * 100, round(price * 100) - base_cents)
             out.append(Contributions(baseline=base_cents / 100,
                                      usd={g: c / 100 for g, c in zip(self.groups, cents, strict=True)}))

@@ -99,3 +99,16 @@ def test_a_price_at_the_baseline_has_no_contributions():
 
     assert set(result.usd.values()) == {0.0}
     assert result.baseline == 400_000.0
+
+
+def test_large_opposite_shares_that_nearly_cancel_stay_their_own_size():
+    grouping = Grouping(["lat", "grade"], demographic_columns=[])
+    shares = np.array([[0.3, -0.3 + 1e-11]])   # the price is within a cent of the baseline
+    base = 500_000.0
+
+    [result] = grouping.in_dollars(math.log(base), grouping.log_shares(shares), [round(base * math.exp(1e-11), 2)])
+
+    # About 0.3 of a log unit at the baseline's rate, not 0.3 times (a cent / 1e-11).
+    assert result.usd["location"] == pytest.approx(150_000, rel=1e-6)
+    assert result.usd["quality and grade"] == pytest.approx(-150_000, rel=1e-6)
+    assert cents(result.baseline) + sum(cents(v) for v in result.usd.values()) == cents(base)
