@@ -159,7 +159,10 @@ def fake_aws_environment(endpoint: str) -> dict[str, str]:
 def server_environment(base: dict[str, str], port: int, workers: int, downloads: Path, model: str) -> dict[str, str]:
     return {**base, "HOST": HOST, "PORT": str(port), "WEB_CONCURRENCY": str(workers), "DEFAULT_MODEL": model,
             "MODEL_REGISTRY_BUCKET": BUCKET, "MODEL_POINTER_PREFIX": POINTER_PREFIX,
-            "MODEL_REFRESH_SECONDS": str(REFRESH_SECONDS), "MODEL_DOWNLOAD_DIR": str(downloads), "ACCESS_LOG": "0"}
+            "MODEL_REFRESH_SECONDS": str(REFRESH_SECONDS), "MODEL_DOWNLOAD_DIR": str(downloads), "ACCESS_LOG": "0",
+            # As the image sets it: each record leaves in whole writes, never cut at a buffer's edge
+            # into another worker's output in the shared log file.
+            "PYTHONUNBUFFERED": "1"}
 
 
 @contextlib.contextmanager
@@ -416,18 +419,31 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(share * len(ordered)))] if ordered else float("nan")
 
 
-def swap_log_lines(log: Path, to_version: str) -> tuple[int, list[str]]:
-    """(workers that logged swapping to ``to_version``, every swap failure line) in the server log."""
-    swapped, failed = 0, []
-    for line in log.read_text(errors="replace").splitlines():
-        if not line.startswith("{"):
+def log_records(text: str) -> Iterator[dict[str, Any]]:
+    """Every JSON object in the server log, also where two workers' records share a line: the
+    workers write to one file, and a metric line (``print``: the text, then its newline) can take
+    another worker's record between the two."""
+    decoder = json.JSONDecoder()
+    position = text.find("{")
+    while position != -1:
+        try:
+            record, end = decoder.raw_decode(text, position)
+        except ValueError:
+            position = text.find("{", position + 1)
             continue
-        with contextlib.suppress(ValueError):
-            entry = json.loads(line)
-            if entry.get("message") == "model swapped" and entry.get("to_version") == to_version:
-                swapped += 1
-            elif entry.get("message") == "model swap failed":
-                failed.append(line)
+        if isinstance(record, dict):
+            yield record
+        position = text.find("{", end)
+
+
+def swap_log_lines(log: Path, to_version: str) -> tuple[int, list[str]]:
+    """(workers that logged swapping to ``to_version``, every swap failure record) in the server log."""
+    swapped, failed = 0, []
+    for entry in log_records(log.read_text(errors="replace")):
+        if entry.get("message") == "model swapped" and entry.get("to_version") == to_version:
+            swapped += 1
+        elif entry.get("message") == "model swap failed":
+            failed.append(json.dumps(entry))
     return swapped, failed
 
 

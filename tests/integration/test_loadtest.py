@@ -64,3 +64,17 @@ def test_the_takeover_checks():
     assert "not checked" in failures((9.0, NEW), (12.0, NEW))[0]                  # load ended too soon
     failed = loadtest.Promotion(["promote"], at=5.0, started=5.0, finished=6.0, returncode=1, output="error: no")
     assert "promotion failed" in loadtest.swap_failures(_load((9.0, NEW)), failed, OLD, NEW, 5.0)[0]
+
+
+def test_swaps_are_counted_also_when_two_workers_records_share_a_line(tmp_path):
+    swapped = {"level": "INFO", "message": "model swapped", "to_version": NEW}
+    failed = {"level": "ERROR", "message": "model swap failed", "reason": "boom"}
+    metric = '{"_aws": {"Timestamp": 1}, "Predictions": [1.0], "model_'   # cut by another worker's write
+    log = tmp_path / "server.log"
+    log.write_text(f"INFO: Started server process\n{json.dumps(swapped)}\n{metric}{json.dumps(swapped)}\n"
+                   f'{json.dumps(failed)}{{"message": "other"}}\n')
+
+    count, failures = loadtest.swap_log_lines(log, NEW)
+
+    assert count == 2
+    assert [json.loads(f)["reason"] for f in failures] == ["boom"]
