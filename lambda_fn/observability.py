@@ -1,6 +1,8 @@
 """The Powertools logger, tracer and metrics shared by every module (configured by environment:
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL, ...)."""
 
+import io
+import sys
 import warnings
 from collections.abc import Callable
 from typing import TypeVar
@@ -46,3 +48,15 @@ def flush_metrics() -> None:
     """Print the metrics gathered so far as one EMF document (none if there are none)."""
     if metrics.metric_set:
         metrics.flush_metrics()
+
+
+def write_whole_lines(stream: io.TextIOBase | None = None) -> None:
+    """Make ``stream`` (stdout) hand each line to the OS in one write, up to its 8 KB buffer.
+
+    Where several server workers share one stdout (uvicorn's workers; the ECS task's log stream),
+    Powertools prints a metric document as its text and then its newline: two writes, between which
+    another worker's log line can fall, gluing two JSON records into one unreadable line. Lambda
+    runs one process per environment and needs none of this."""
+    stream = sys.stdout if stream is None else stream
+    if isinstance(stream, io.TextIOWrapper):
+        stream.reconfigure(line_buffering=True, write_through=False)

@@ -160,8 +160,7 @@ def server_environment(base: dict[str, str], port: int, workers: int, downloads:
     return {**base, "HOST": HOST, "PORT": str(port), "WEB_CONCURRENCY": str(workers), "DEFAULT_MODEL": model,
             "MODEL_REGISTRY_BUCKET": BUCKET, "MODEL_POINTER_PREFIX": POINTER_PREFIX,
             "MODEL_REFRESH_SECONDS": str(REFRESH_SECONDS), "MODEL_DOWNLOAD_DIR": str(downloads), "ACCESS_LOG": "0",
-            # As the image sets it: each record leaves in whole writes, never cut at a buffer's edge
-            # into another worker's output in the shared log file.
+            # As the image sets it: nothing waits in a buffer when the run reads the log.
             "PYTHONUNBUFFERED": "1"}
 
 

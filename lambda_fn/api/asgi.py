@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, unquote
 
 from lambda_fn.api.errors import SECURITY_HEADERS
 from lambda_fn.api.handler import http_handler
-from lambda_fn.observability import flush_metrics, logger
+from lambda_fn.observability import flush_metrics, logger, write_whole_lines
 from lambda_fn.registry.serving import get_model_store
 
 Scope = MutableMapping[str, Any]
@@ -190,6 +190,7 @@ async def _lifespan(receive: Receive, send: Send) -> None:
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
+            write_whole_lines()   # each worker: its log and metric lines never interleave with another's
             try:
                 get_model_store().refresh_in_background()
             except Exception as error:  # a process that cannot serve must not look healthy

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 from tests.helpers import invoke, json_lines, load_event
 
 
@@ -92,3 +94,32 @@ def test_gathered_metrics_of_two_model_versions_never_share_a_document(capsys):
 
     documents = _predictions(capsys.readouterr().out)
     assert [(d["model_version"], d["Predictions"]) for d in documents] == [("v1", [1.0, 2.0]), ("v2", [7.0])]
+
+
+class _Writes(io.RawIOBase):
+    """A raw stream that records each write the OS would get."""
+
+    def __init__(self) -> None:
+        self.writes: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self.writes.append(bytes(data))
+        return len(data)
+
+
+def test_a_server_worker_hands_each_printed_line_to_the_os_in_one_write():
+    from lambda_fn.observability import write_whole_lines
+
+    unbuffered, fixed = _Writes(), _Writes()   # stdout as PYTHONUNBUFFERED=1 makes it, before and after
+    before = io.TextIOWrapper(unbuffered, encoding="utf-8", write_through=True)
+    after = io.TextIOWrapper(fixed, encoding="utf-8", write_through=True)
+    write_whole_lines(after)
+
+    for stream in (before, after):
+        print('{"_aws": {}, "Predictions": [1.0]}', file=stream)   # as Powertools prints a metric document
+
+    assert unbuffered.writes == [b'{"_aws": {}, "Predictions": [1.0]}', b"\n"]   # another worker's line fits between
+    assert fixed.writes == [b'{"_aws": {}, "Predictions": [1.0]}\n']
