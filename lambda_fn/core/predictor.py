@@ -118,6 +118,10 @@ def parse_demographics(text: str) -> dict[str, dict[str, float]]:
     return {row.pop("zipcode"): {k: float(v) for k, v in row.items()} for row in csv.DictReader(io.StringIO(text))}
 
 
+def _to_the_cent(prices: np.ndarray) -> list[float]:
+    return [round(float(price), 2) for price in prices]
+
+
 def load_model(model_format: str, files: VersionFiles) -> PriceModel:
     if model_format == "lightgbm-blend":
         from lambda_fn.core.boosted import BoostedPrices
@@ -202,8 +206,7 @@ class Predictor:
 
     def _prices(self, houses: Sequence[Mapping[str, Any]],
                 asked_on: datetime.date | Sequence[datetime.date]) -> list[float]:
-        prices = self.model.predict(self.features.matrix(houses, asked_on=asked_on))
-        return [round(float(price), 2) for price in prices]
+        return _to_the_cent(self.model.predict(self.features.matrix(houses, asked_on=asked_on)))
 
     def price(self, houses: Sequence[Mapping[str, Any]], asked_on: datetime.date) -> Pricing:
         """Everything an answer states: prices, their ranges and the month they are set at. The day
@@ -224,7 +227,7 @@ class Predictor:
         model: ExplainingModel = self.model   # type: ignore[assignment]  # checked when loaded
         market_month = self.priced_month(asked_on)
         x = self.features.matrix(houses, asked_on=asked_on)
-        prices = [round(float(price), 2) for price in model.predict(x)]
+        prices = _to_the_cent(model.predict(x))
         baseline, shares = model.log_contributions(x)
         contributions = self._grouping.in_dollars(baseline, self._grouping.log_shares(shares), prices)
         index_now = float(model.index_at(np.array([month_number_of(asked_on)], dtype=np.float64))[0])
