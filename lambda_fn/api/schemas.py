@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import datetime
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, create_model, model_validator
 
@@ -102,12 +102,18 @@ _CROSS_FIELD_CHECKS = (
 class _SomeHouseFields(_Strict):
     """Base of every house schema: runs the cross-field checks whose fields are all present."""
 
+    # Chosen once per schema: reading ``model_fields`` per house cost about 2 us each, 2 ms a batch.
+    _checks: ClassVar[tuple[Callable[[BaseModel], None], ...]] = ()
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        super().__pydantic_init_subclass__(**kwargs)
+        cls._checks = tuple(check for fields, check in _CROSS_FIELD_CHECKS if fields <= cls.model_fields.keys())
+
     @model_validator(mode="after")
     def _consistent(self):
-        present = type(self).model_fields.keys()
-        for fields, check in _CROSS_FIELD_CHECKS:
-            if fields <= present:
-                check(self)
+        for check in self._checks:
+            check(self)
         return self
 
 

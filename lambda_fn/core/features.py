@@ -37,10 +37,14 @@ def _coordinate_axis(degrees: int) -> Callable[[np.ndarray, np.ndarray], np.ndar
     return lambda lat, long: lat * cos + long * sin
 
 
+# name -> degrees. A FeatureBuilder computes all of them in one broadcast step (the same products
+# and sums as ``_coordinate_axis``, so the same bits): eight numpy steps each would cost more than
+# the arithmetic for one house.
+COORDINATE_AXES = {f"coord_axis_{'m' if degrees < 0 else 'p'}{abs(degrees)}": degrees
+                   for degrees in (15, 30, 45, 60, -15, -30, -45, -60)}
 # name -> (house columns it is computed from, function of those columns as float64 arrays)
 DERIVED_FEATURES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
-    f"coord_axis_{'m' if degrees < 0 else 'p'}{abs(degrees)}": (("lat", "long"), _coordinate_axis(degrees))
-    for degrees in (15, 30, 45, 60, -15, -30, -45, -60)
+    name: (("lat", "long"), _coordinate_axis(degrees)) for name, degrees in COORDINATE_AXES.items()
 }
 # How the house is put together, in ratios trees cannot form from the raw columns.
 HOUSE_RATIOS: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
@@ -69,6 +73,10 @@ class FeatureBuilder:
             raise ValueError(f"features neither sent by clients, demographic nor derived: {unknown}")
         self.features = list(features)
         derived = [(i, *DERIVED_FEATURES[f]) for i, f in enumerate(features) if f in DERIVED_FEATURES]
+        axes = [(i, math.radians(COORDINATE_AXES[f])) for i, f in enumerate(features) if f in COORDINATE_AXES]
+        self._axis_positions = np.array([i for i, _ in axes], dtype=np.intp)
+        self._axis_cos = np.array([math.cos(radians) for _, radians in axes])
+        self._axis_sin = np.array([math.sin(radians) for _, radians in axes])
         # Every house column read, once per house, into one matrix (the fast path for one house and
         # for a thousand); features copy their column from it, derived ones compute from it.
         derived_inputs = {column for _, inputs, _ in derived for column in inputs}
@@ -77,7 +85,9 @@ class FeatureBuilder:
         copied = [(i, read_at[f]) for i, f in enumerate(features) if f in HOUSE_COLUMNS]
         self._copy_to = np.array([i for i, _ in copied], dtype=np.intp)
         self._copy_from = np.array([j for _, j in copied], dtype=np.intp)
-        self._derived = [(i, [read_at[name] for name in inputs], compute) for i, inputs, compute in derived]
+        self._derived = [(i, [read_at[name] for name in inputs], compute) for i, inputs, compute in derived
+                         if features[i] not in COORDINATE_AXES]
+        self._lat_long = (read_at["lat"], read_at["long"]) if axes else None
         self._market_position = features.index(MARKET_MONTH) if MARKET_MONTH in features else None
         demographic_positions = [i for i, f in enumerate(features)
                                  if f not in HOUSE_COLUMNS and f not in DERIVED_FEATURES and f != MARKET_MONTH]
@@ -107,6 +117,9 @@ class FeatureBuilder:
         read = np.array([[house[name] for name in self._read] for house in houses], dtype=np.float64)
         read = read.reshape(len(houses), len(self._read))
         x[:, self._copy_to] = read[:, self._copy_from]
+        if self._lat_long is not None:
+            lat, long = (read[:, [j]] for j in self._lat_long)
+            x[:, self._axis_positions] = lat * self._axis_cos + long * self._axis_sin
         for position, inputs, compute in self._derived:
             x[:, position] = compute(*(read[:, j] for j in inputs))
         if len(self._demographic_positions):

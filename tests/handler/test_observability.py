@@ -123,3 +123,12 @@ def test_a_server_worker_hands_each_printed_line_to_the_os_in_one_write():
 
     assert unbuffered.writes == [b'{"_aws": {}, "Predictions": [1.0]}', b"\n"]   # another worker's line fits between
     assert fixed.writes == [b'{"_aws": {}, "Predictions": [1.0]}\n']
+
+
+def test_a_message_that_looks_like_json_is_logged_as_the_text_it_is(log_lines):
+    from lambda_fn.observability import logger
+
+    logger.info('{"price": 1}')
+
+    [line] = [line for line in log_lines() if line["message"] == '{"price": 1}']
+    assert line["level"] == "INFO"

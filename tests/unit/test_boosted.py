@@ -1,16 +1,19 @@
 """The gbm model's parts on synthetic houses: the market index, neighbour prices without leakage,
-each member's columns, and its files (the trained-model tests in tests/model cover the real data)."""
+each member's columns, its files, and the single-row path giving Booster.predict's numbers to the last
+bit (the trained-model tests in tests/model cover the real data)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
 from scipy.spatial import cKDTree
 
-from lambda_fn.core.boosted import BoostedPrices, house_attributes
+from lambda_fn.core.boosted import FEW_ROWS, BoostedPrices, house_attributes, import_lightgbm
+from lambda_fn.core.lightgbm_rows import RowPredictor
 from lambda_fn.core.neighbourhood import column_names, to_km
 from model.gbm import MEMBERS, fit_boosted, inner_folds, neighbourhood
 
@@ -124,3 +127,52 @@ def test_lightgbm_is_imported_without_scikit_learn_or_pandas():
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
 
     assert done.stdout.split() == ["Booster", "False", "False"]
+
+def test_each_member_predicts_rows_bit_for_bit_as_booster_predict(fitted):
+    model, x, _ = fitted
+    inputs = model.inputs(x[:300])
+    for i, member in enumerate(model.members):
+        rows = model.member_inputs(inputs, i)
+
+        fast = RowPredictor(member.booster, import_lightgbm()).predict(rows)
+
+        assert np.array_equal(fast, member.booster.predict(rows, num_threads=1))
+
+
+def test_a_few_houses_and_a_batch_get_the_same_prices_to_the_last_bit(fitted):
+    model, x, _ = fitted
+    batch = model.predict(x[:200])                  # Booster.predict
+
+    one_by_one = np.concatenate([model.predict(x[i:i + 1]) for i in range(50)])
+    a_few = model.predict(x[:FEW_ROWS])             # the fast path, several rows in one call
+
+    assert np.array_equal(one_by_one, batch[:50])
+    assert np.array_equal(a_few, batch[:FEW_ROWS])
+
+
+def test_threads_sharing_one_predictor_each_get_their_own_rows_answer(fitted):
+    model, x, _ = fitted
+    member = model.members[0]
+    rows = model.member_inputs(model.inputs(x[:64]), 0)
+    predictor, expected = RowPredictor(member.booster, import_lightgbm()), member.booster.predict(rows, num_threads=1)
+    answers: dict[int, list[float]] = {}
+
+    def ask(thread: int) -> None:
+        answers[thread] = [float(predictor.predict(rows[j:j + 1])[0]) for j in range(len(rows))
+                           for _ in range(5)][::5]
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(answer == expected.tolist() for answer in answers.values())
+
+
+def test_rows_of_the_wrong_width_are_refused(fitted):
+    model, _, _ = fitted
+    predictor = RowPredictor(model.members[0].booster, import_lightgbm())
+
+    with pytest.raises(ValueError, match=f"rows of {predictor.columns} columns"):
+        predictor.predict(np.zeros((1, predictor.columns + 1)))
