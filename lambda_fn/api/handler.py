@@ -108,8 +108,9 @@ def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None
 
 def _record(pricing: Pricing, predictor: Predictor, asked_on: datetime.date, message: str) -> None:
     count("Predictions", len(pricing.prices), model_version=predictor.version)
-    logger.append_keys(model_name=predictor.name, model_version=predictor.version)
-    logger.info(message, extra={"houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
+    # On this line only, not appended to the logger: no key of one request can label the next's lines.
+    logger.info(message, extra={"model_name": predictor.name, "model_version": predictor.version,
+                                "houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
 
 
 def _warnings(pricing: Pricing) -> list[dict[str, str]]:
@@ -137,7 +138,7 @@ def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> Pred
 def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
     errors.require_json_object(app.current_event)
     predictor = get_model_store().get(model)
-    pricing = _price([house.model_dump() for house in batch.instances], predictor, as_of)
+    pricing = _price(batch.model_dump()["instances"], predictor, as_of)   # one call for every house
     return BatchResponse(predictions=priced_houses(pricing, predictor.interval_coverage),
                          market_month=pricing.market_month, model=_model_ref(predictor), warnings=_warnings(pricing))
 
@@ -194,7 +195,7 @@ def model_metadata(model: ModelChoice = None) -> dict:
     return {**predictor.metadata, "required_fields": predictor.required_fields, "zipcodes": predictor.zipcodes}
 
 
-# clear_state: keys appended for one request (model_version, ...) must not label the next one's logs.
+# clear_state: keys appended in one invocation must not label the next one's logs.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @traced_handler
 @metrics.log_metrics(capture_cold_start_metric=True)
@@ -203,10 +204,12 @@ def lambda_handler(event: dict, context: LambdaContext) -> dict:
     return app.resolve(normalise_content_type(event), context)
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 def http_handler(event: dict, context: LambdaContext) -> dict:
-    """The HTTP server's entry point (``lambda_fn.api.asgi``): the same app and logs, but metrics
-    gather across requests and the server flushes them (``observability.flush_metrics``)."""
+    """The HTTP server's entry point (``lambda_fn.api.asgi``): the same app and log lines, with the
+    request id as ``correlation_id`` but no Lambda context to describe (``inject_lambda_context``
+    would log a made-up function for 60 us a request); metrics gather across requests and the
+    server flushes them (``observability.flush_metrics``)."""
+    logger.set_correlation_id(event["requestContext"]["requestId"])
     return app.resolve(normalise_content_type(event), context)
 
 

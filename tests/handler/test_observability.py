@@ -132,3 +132,25 @@ def test_a_message_that_looks_like_json_is_logged_as_the_text_it_is(log_lines):
 
     [line] = [line for line in log_lines() if line["message"] == '{"price": 1}']
     assert line["level"] == "INFO"
+
+
+def test_server_log_lines_carry_their_own_request_id_and_no_key_of_an_earlier_request(log_lines, monkeypatch):
+    from lambda_fn.api.asgi import LocalContext
+    from lambda_fn.api.handler import http_handler
+    from lambda_fn.core.predictor import Predictor
+    from lambda_fn.observability import logger
+
+    logger.clear_state()   # as in a server worker, where no Lambda invocation has labelled the logger
+    first, second = load_event("predict"), load_event("predict")
+    first["requestContext"]["requestId"], second["requestContext"]["requestId"] = "first", "second"
+
+    http_handler(first, LocalContext(aws_request_id="first"))
+    monkeypatch.setattr(Predictor, "price", lambda *args, **kwargs: 1 / 0)   # the second one fails and is logged
+    http_handler(second, LocalContext(aws_request_id="second"))
+    lines = log_lines()
+
+    [priced] = [line for line in lines if line.get("message") == "priced houses"]
+    assert priced["correlation_id"] == "first" and priced["model_version"] and priced["houses"] == 1
+    [failed] = [line for line in lines if line.get("message") == "unhandled error"]
+    assert failed["correlation_id"] == "second"
+    assert "model_version" not in failed and "function_arn" not in failed   # no made-up Lambda function either
