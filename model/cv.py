@@ -50,9 +50,23 @@ def cv_predictions(estimator, x: np.ndarray, y: np.ndarray, *, n_jobs: int = JOB
     """Out-of-fold predictions: each row predicted by a model fitted on the other four folds
     (``split``: other folds than the shared ``folds``, e.g. ``folds_by_house``)."""
     x, y = np.asarray(x), np.asarray(y)
-    predictions = np.empty(len(y), dtype=np.float64)
     results = Parallel(n_jobs=n_jobs)(delayed(_fit_predict)(estimator, x, y, fit_rows, predict_rows)
                                       for fit_rows, predict_rows in split or folds(len(y)))
-    for rows, values in results:
-        predictions[rows] = values
+    return _assembled(results, len(y))
+
+
+def fit_with_cv_predictions(estimator, x: np.ndarray, y: np.ndarray, *, n_jobs: int = JOBS):
+    """``fit(estimator, x, y)`` and ``cv_predictions(estimator, x, y)`` from one pool of workers: the
+    full fit runs beside the folds rather than after them (five folds leave a worker idle)."""
+    x, y = np.asarray(x), np.asarray(y)
+    fitted, *results = Parallel(n_jobs=n_jobs)(
+        [delayed(fit)(estimator, x, y)] + [delayed(_fit_predict)(estimator, x, y, fit_rows, predict_rows)
+                                           for fit_rows, predict_rows in folds(len(y))])
+    return fitted, _assembled(results, len(y))
+
+
+def _assembled(results, rows: int) -> np.ndarray:
+    predictions = np.empty(rows, dtype=np.float64)
+    for predicted_rows, values in results:
+        predictions[predicted_rows] = values
     return predictions

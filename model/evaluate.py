@@ -134,7 +134,9 @@ def refittable(predictor: Predictor):
     rebuilt from the hyperparameters its metadata records."""
     if predictor.metadata["format"] == "sklearn-pickle":
         return clone(predictor.model.estimator)
-    return gbm.make_estimator(predictor.features.features, **predictor.metadata["hyperparameters"])
+    # Versions saved before the local regression took regressors record none, and used none.
+    return gbm.make_estimator(predictor.features.features, **{"regressors": (),
+                                                              **predictor.metadata["hyperparameters"]})
 
 
 def evaluate(folder: Path, sales: pd.DataFrame, *, n_jobs: int = cv.JOBS) -> Evaluation:

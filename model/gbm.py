@@ -37,7 +37,7 @@ INDEX_NEIGHBOURS = 20   # a sale's month effect: how it compares with the 20 nea
 TREE_PARAMS: dict[str, Any] = {
     "objective": "huber",
     "alpha": 0.3,
-    "learning_rate": 0.1,
+    "learning_rate": 0.05,
     "num_leaves": 31,
     "min_data_in_leaf": 20,
     "feature_fraction_bynode": 0.5,
@@ -46,10 +46,13 @@ TREE_PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "max_bin": 255,
 }
-ROUNDS = 150
+ROUNDS = 300
 FIXED_PARAMS: dict[str, Any] = {"num_threads": 1, "deterministic": True, "force_row_wise": True, "seed": 0,
                                 "verbose": -1}
 SCALE = 0.99   # the MAPE-optimal shrink of the geometric mean, chosen by CV (docs/model.md)
+# House columns the neighbourhood's local regression takes beside size, grade, age and lot: a
+# neighbour in worse condition or without the view sold for less than this house would.
+REGRESSORS = ("condition", "view")
 
 # The members, each a target and the neighbourhood columns it sees beside the house's features
 # (``house_ratios``: whether it also sees HOUSE_RATIOS). Members that see a house differently err
@@ -114,25 +117,30 @@ def market_index(months: np.ndarray, lat: np.ndarray, long: np.ndarray, log_ppsf
     return index - np.average(index, weights=count)
 
 
-def neighbourhood(x: np.ndarray, features: Sequence[str], adjusted: np.ndarray, rows=slice(None)) -> Neighbourhood:
-    """The neighbourhood of the training houses ``rows`` (their market-adjusted log price per sqft)."""
+def neighbourhood(x: np.ndarray, features: Sequence[str], adjusted: np.ndarray, rows=slice(None),
+                  regressors: Sequence[str] = REGRESSORS) -> Neighbourhood:
+    """The neighbourhood of the training houses ``rows`` (their market-adjusted log price per sqft),
+    its local regression also on ``regressors``."""
     column = {name: x[rows, features.index(name)] for name in ("lat", "long", "sqft_living", "grade", "sqft_lot",
-                                                                "yr_built", "yr_renovated")}
+                                                                "yr_built", "yr_renovated", *regressors)}
     return Neighbourhood(lat=column["lat"], long=column["long"], sqft_living=column["sqft_living"],
                          grade=column["grade"], eff_year=np.maximum(column["yr_built"], column["yr_renovated"]),
-                         sqft_lot=column["sqft_lot"], log_price_per_sqft=adjusted[rows])
+                         sqft_lot=column["sqft_lot"], log_price_per_sqft=adjusted[rows],
+                         regressors={name: column[name] for name in regressors})
 
 
 def out_of_fold_inputs(model: BoostedPrices, x: np.ndarray, adjusted: np.ndarray) -> np.ndarray:
     """``model.inputs`` for the training houses, each described from the other folds only, so that no
-    house sees its own price (``model`` gives the columns; its own neighbourhood is not used)."""
+    house sees its own price (``model`` gives the columns and the local regressors; its own
+    neighbourhood's prices are not used)."""
     inputs = np.empty((len(x), len(model.columns)))
     tree_columns = [i for i, name in enumerate(model.features) if name != MARKET_MONTH]
     inputs[:, :len(tree_columns)] = x[:, tree_columns]
     lat, long = x[:, model.features.index("lat")], x[:, model.features.index("long")]
-    house = house_attributes(x, model.features)
+    regressors = model.neighbourhood.regressors
+    house = house_attributes(x, model.features, regressors)
     for fit_rows, encode_rows in inner_folds(len(x)):
-        around = neighbourhood(x, model.features, adjusted, fit_rows)
+        around = neighbourhood(x, model.features, adjusted, fit_rows, regressors)
         inputs[encode_rows, len(tree_columns):] = around.describe(lat[encode_rows], long[encode_rows],
                                                                   house[encode_rows])
     return inputs
@@ -153,7 +161,9 @@ def member_columns(view: Mapping[str, Any], features: Sequence[str]) -> tuple[st
 
 
 def fit_boosted(x: np.ndarray, y: np.ndarray, features: Sequence[str], *, params: Mapping[str, Any] | None = None,
-                rounds: int = ROUNDS, members: Sequence[str] = MEMBERS, scale: float = SCALE) -> BoostedPrices:
+                rounds: int = ROUNDS, members: Sequence[str] = MEMBERS, scale: float = SCALE,
+                regressors: Sequence[str] = REGRESSORS) -> BoostedPrices:
+    """``params`` override TREE_PARAMS and FIXED_PARAMS (a variant may set its own ``seed``)."""
     features = list(features)
     x = np.asarray(x, dtype=np.float64)
     log_area = np.log(x[:, features.index("sqft_living")])
@@ -161,7 +171,7 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, features: Sequence[str], *, params
     months = x[:, features.index(MARKET_MONTH)]
     offsets = market_index(months, x[:, features.index("lat")], x[:, features.index("long")], log_ppsf)
     adjusted = log_ppsf - offsets[(months - months.min()).astype(np.intp)]
-    served = {"features": features, "neighbourhood": neighbourhood(x, features, adjusted),
+    served = {"features": features, "neighbourhood": neighbourhood(x, features, adjusted, regressors=regressors),
               "first_month": month_label(int(months.min())), "month_offsets": offsets, "scale": scale}
     # The members' columns, laid out as the served model lays them out (no boosters yet).
     layout = BoostedPrices(members=[Member(MEMBER_VIEWS[name]["target"], member_columns(MEMBER_VIEWS[name], features),
@@ -171,7 +181,7 @@ def fit_boosted(x: np.ndarray, y: np.ndarray, features: Sequence[str], *, params
     for i, member in enumerate(layout.members):
         values = member_target(member.target, adjusted, log_area)
         data = lightgbm.Dataset(layout.member_inputs(inputs, i), values, params={"verbose": -1})
-        booster = lightgbm.train({**TREE_PARAMS, **(params or {}), **FIXED_PARAMS}, data, num_boost_round=rounds)
+        booster = lightgbm.train({**TREE_PARAMS, **FIXED_PARAMS, **(params or {})}, data, num_boost_round=rounds)
         trained.append(Member(target=member.target, columns=member.columns, booster=booster))
     return BoostedPrices(members=trained, **served)
 
@@ -180,16 +190,18 @@ class GbmRecipe(RegressorMixin, BaseEstimator):
     """``fit_boosted`` as a scikit-learn estimator (clonable for cross-validation); ``model_`` is served."""
 
     def __init__(self, *, features: Sequence[str] = (), params: Mapping[str, Any] | None = None,
-                 rounds: int = ROUNDS, members: Sequence[str] = MEMBERS, scale: float = SCALE) -> None:
+                 rounds: int = ROUNDS, members: Sequence[str] = MEMBERS, scale: float = SCALE,
+                 regressors: Sequence[str] = REGRESSORS) -> None:
         self.features = features
         self.params = params
         self.rounds = rounds
         self.members = members
         self.scale = scale
+        self.regressors = regressors
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> GbmRecipe:
         self.model_ = fit_boosted(x, y, self.features, params=self.params, rounds=self.rounds, members=self.members,
-                                  scale=self.scale)
+                                  scale=self.scale, regressors=self.regressors)
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
@@ -198,10 +210,11 @@ class GbmRecipe(RegressorMixin, BaseEstimator):
     def hyperparameters(self) -> dict[str, Any]:
         """What metadata records, enough to rebuild this recipe (``make_estimator(**...)``)."""
         return {"params": {**TREE_PARAMS, **(self.params or {})}, "rounds": self.rounds,
-                "members": list(self.members), "scale": self.scale}
+                "members": list(self.members), "scale": self.scale, "regressors": list(self.regressors)}
 
 
 def make_estimator(features: Sequence[str], *, params: Mapping[str, Any] | None = None, rounds: int = ROUNDS,
-                   members: Sequence[str] = MEMBERS, scale: float = SCALE) -> GbmRecipe:
+                   members: Sequence[str] = MEMBERS, scale: float = SCALE,
+                   regressors: Sequence[str] = REGRESSORS) -> GbmRecipe:
     return GbmRecipe(features=list(features), params=dict(params or {}), rounds=rounds, members=tuple(members),
-                     scale=scale)
+                     scale=scale, regressors=tuple(regressors))

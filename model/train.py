@@ -99,8 +99,7 @@ def train_gbm(sales: pd.DataFrame, demographics: pd.DataFrame) -> TrainedModel:
     train_rows, test_rows = gbm.split(sales)
     train_at, test_at = sales.index.get_indexer(train_rows), sales.index.get_indexer(test_rows)
     estimator = gbm.make_estimator(features)
-    cv_prices = cv.cv_predictions(estimator, x[train_at], y[train_at])
-    fitted = cv.fit(estimator, x[train_at], y[train_at])
+    fitted, cv_prices = cv.fit_with_cv_predictions(estimator, x[train_at], y[train_at])
     predictions = cv.predict(fitted, x[test_at])
     calibrated = interval.calibrate(y[train_at], cv_prices)
     served = [round(float(p), 2) for p in predictions]

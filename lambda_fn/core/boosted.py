@@ -81,12 +81,14 @@ class Member:
     booster: lightgbm.Booster
 
 
-def house_attributes(x: np.ndarray, features: Sequence[str]) -> np.ndarray:
-    """What a neighbourhood compares (log size, grade, effective year, log lot) from a feature matrix."""
+def house_attributes(x: np.ndarray, features: Sequence[str], regressors: Sequence[str] = ()) -> np.ndarray:
+    """What a neighbourhood compares (log size, grade, effective year, log lot), then the house's
+    ``regressors`` (``Neighbourhood.regressors``), from a feature matrix."""
     column = {name: x[:, features.index(name)] for name in ("sqft_living", "grade", "yr_built", "yr_renovated",
-                                                             "sqft_lot")}
-    return attributes(column["sqft_living"], column["grade"], np.maximum(column["yr_built"], column["yr_renovated"]),
-                      column["sqft_lot"])
+                                                             "sqft_lot", *regressors)}
+    compared = attributes(column["sqft_living"], column["grade"],
+                          np.maximum(column["yr_built"], column["yr_renovated"]), column["sqft_lot"])
+    return np.column_stack([compared, *(column[name] for name in regressors)]) if regressors else compared
 
 
 class BoostedPrices:
@@ -140,7 +142,7 @@ class BoostedPrices:
 
     def inputs(self, x: np.ndarray) -> np.ndarray:
         """The ``columns`` for feature rows ``x``."""
-        house = house_attributes(x, self.features)
+        house = house_attributes(x, self.features, self.neighbourhood.regressors)
         around = self.neighbourhood.describe(x[:, self._lat], x[:, self._long], house)
         return np.hstack([x[:, self._tree_columns], around])
 

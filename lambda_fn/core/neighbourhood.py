@@ -10,9 +10,9 @@ foot and log price, market-adjusted):
   (at least 50 m);
 - ``median20_{scale}``: median of the 20 nearest;
 - ``local_{scale}``, ``local_slope_{size,grade}``: a local ridge regression of the 40 nearest's
-  log price on their size, grade, age and lot, centred on this house (its intercept is this
-  house's price as its neighbourhood prices such a house); Gaussian weights, bandwidth the median
-  distance;
+  log price on their size, grade, age and lot, and on any ``regressors`` the model was trained
+  with (condition and view), centred on this house (its intercept is this house's price as its
+  neighbourhood prices such a house); Gaussian weights, bandwidth the median distance;
 
 and, scale-free: ``distance{5,20}`` (log km to the 5th and 20th), ``near20_{attribute}`` and
 ``relative_{attribute}`` for log size, grade, effective year and log lot (the neighbours' mean,
@@ -38,9 +38,12 @@ LOCAL = 40                # local regression
 MIN_BANDWIDTH_KM = 0.05
 # Attributes a neighbourhood compares: name -> the scale that makes one unit comparable in the regression.
 ATTRIBUTES = {"log_sqft": 0.4, "grade": 1.2, "eff_year": 30.0, "log_lot": 0.9}
+# House columns the local regression may also take, as clients send them, with their scales. A
+# model names the ones it uses (``regressors``); models saved before they existed use none.
+REGRESSOR_SCALES = {"condition": 0.7, "view": 1.0}
 RIDGE = 0.1               # on the slopes only; the intercept is free
 SCALES = ("price_per_sqft", "price")   # log price per square foot and log price, market-adjusted
-STORED = ("lat", "long", "sqft_living", "grade", "eff_year", "sqft_lot", "log_price_per_sqft")
+STORED = ("lat", "long", "sqft_living", "grade", "eff_year", "sqft_lot", "log_price_per_sqft")   # and regressors
 
 
 def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
@@ -65,8 +68,6 @@ COLUMNS = (*(f"near{k}_{scale}" for scale in SCALES for k in MEANS),
            *(f"local_{scale}" for scale in SCALES), "local_slope_size", "local_slope_grade",
            *(f"distance{k}" for k in MEANS),
            *(f"{kind}_{name}" for name in ATTRIBUTES for kind in (f"near{NEAREST}", "relative")))
-ATTRIBUTE_SCALES = np.array(list(ATTRIBUTES.values()))
-RIDGE_PENALTY = np.diag([0.0] + [RIDGE] * len(ATTRIBUTES))
 
 
 def _gaussian(distances: np.ndarray, bandwidth: np.ndarray) -> np.ndarray:
@@ -78,34 +79,47 @@ class Neighbourhood:
 
     def __init__(self, *, lat: Sequence[float], long: Sequence[float], sqft_living: Sequence[float],
                  grade: Sequence[float], eff_year: Sequence[float], sqft_lot: Sequence[float],
-                 log_price_per_sqft: Sequence[float]) -> None:
+                 log_price_per_sqft: Sequence[float], regressors: Mapping[str, Sequence[float]] | None = None) -> None:
+        """``regressors``: name (a ``REGRESSOR_SCALES`` key) -> each training house's value, for the local
+        regression; ``describe`` then takes the house's own values after its ``attributes``."""
+        regressors = dict(regressors or {})
+        unknown = sorted(set(regressors) - set(REGRESSOR_SCALES))
+        if unknown:
+            raise ValueError(f"unknown local regressors {unknown}; known: {', '.join(REGRESSOR_SCALES)}")
+        self.regressors = tuple(regressors)
         self.stored = {"lat": np.asarray(lat, dtype=np.float64), "long": np.asarray(long, dtype=np.float64),
                        "sqft_living": np.asarray(sqft_living, dtype=np.float64),
                        "grade": np.asarray(grade, dtype=np.float64), "eff_year": np.asarray(eff_year, dtype=np.float64),
                        "sqft_lot": np.asarray(sqft_lot, dtype=np.float64),
-                       "log_price_per_sqft": np.asarray(log_price_per_sqft, dtype=np.float64)}
+                       "log_price_per_sqft": np.asarray(log_price_per_sqft, dtype=np.float64),
+                       **{name: np.asarray(values, dtype=np.float64) for name, values in regressors.items()}}
         if len({len(v) for v in self.stored.values()}) != 1 or len(self.stored["lat"]) < LOCAL:
             raise ValueError(f"a neighbourhood needs at least {LOCAL} training houses, each with {', '.join(STORED)}")
         s = self.stored
         own = attributes(s["sqft_living"], s["grade"], s["eff_year"], s["sqft_lot"])
-        # One row per value a description reads: the two price scales, then the attributes.
-        self._values = np.vstack([s["log_price_per_sqft"], s["log_price_per_sqft"] + own[:, 0], own.T])
+        # One row per value a description reads: the two price scales, the attributes, the regressors.
+        self._values = np.vstack([s["log_price_per_sqft"], s["log_price_per_sqft"] + own[:, 0], own.T,
+                                  *(s[name] for name in self.regressors)])
+        self._scales = np.array([*ATTRIBUTES.values(), *(REGRESSOR_SCALES[name] for name in self.regressors)])
+        self._ridge = np.diag([0.0] + [RIDGE] * len(self._scales))
         self._tree = cKDTree(to_km(s["lat"], s["long"]))
 
     def __len__(self) -> int:
         return len(self.stored["lat"])
 
     def describe(self, lat: np.ndarray, long: np.ndarray, own: np.ndarray) -> np.ndarray:
-        """The ``column_names()`` columns for houses at ``lat``/``long`` whose ``attributes(...)`` are ``own``.
+        """The ``column_names()`` columns for houses at ``lat``/``long`` whose ``attributes(...)`` are
+        ``own``, followed by their ``regressors`` (houses x (ATTRIBUTES + regressors)).
 
         Written as a few whole-array steps rather than one numpy call per column: for one house,
         numpy's per-call overhead is most of the cost."""
         count = len(lat)
         distance, nearest = self._tree.query(to_km(lat, long), k=LOCAL)
         distance, nearest = distance.reshape(count, LOCAL), nearest.reshape(count, LOCAL)
-        # houses x (the 2 price scales, then the 4 attributes) x the 40 nearest, nearest first
+        # houses x (the 2 price scales, the 4 attributes, the regressors) x the 40 nearest, nearest first
         values = self._values[:, nearest].transpose(1, 0, 2)
-        running = np.cumsum(values[:, :, :NEAREST], axis=2)
+        compared = 2 + len(ATTRIBUTES)
+        running = np.cumsum(values[:, :compared, :NEAREST], axis=2)
         near20 = running[:, :, NEAREST - 1] / NEAREST
         near = distance[:, :NEAREST]
         weights = _gaussian(near, near[:, 4:5])
@@ -119,27 +133,27 @@ class Neighbourhood:
         out[:, 9:12] = local[:, :3]
         out[:, 12:14] = np.log(distance[:, [MEANS[0] - 1, MEANS[1] - 1]] + 0.01)
         out[:, 14::2] = near20[:, 2:]
-        out[:, 15::2] = own - near20[:, 2:]
+        out[:, 15::2] = own[:, :len(ATTRIBUTES)] - near20[:, 2:]
         return out
 
-    @staticmethod
-    def _local_regression(distance: np.ndarray, log_price: np.ndarray, neighbours: np.ndarray,
+    def _local_regression(self, distance: np.ndarray, log_price: np.ndarray, neighbours: np.ndarray,
                           own: np.ndarray) -> np.ndarray:
-        """Weighted ridge fit per house: intercept, then one slope per attribute (houses x 5).
-        ``neighbours``: houses x attributes x neighbours, in ATTRIBUTES order."""
-        centred = (neighbours - own[:, :, None]) / ATTRIBUTE_SCALES[None, :, None]   # houses x attributes x k
+        """Weighted ridge fit per house: intercept, then one slope per attribute and regressor.
+        ``neighbours``: houses x (ATTRIBUTES, then regressors) x neighbours."""
+        centred = (neighbours - own[:, :, None]) / self._scales[None, :, None]   # houses x regressors x k
         design = np.concatenate([np.ones((len(distance), 1, LOCAL)), centred], axis=1)
         bandwidth = (distance[:, LOCAL // 2 - 1] + distance[:, LOCAL // 2]) / 2   # the median: distances come sorted
         weights = _gaussian(distance, bandwidth[:, None])
         weights /= weights.sum(axis=1, keepdims=True)
         weighted = design * weights[:, None, :]
-        gram = weighted @ design.transpose(0, 2, 1) + RIDGE_PENALTY
+        gram = weighted @ design.transpose(0, 2, 1) + self._ridge
         moment = weighted @ log_price[:, :, None]
         return np.linalg.solve(gram, moment)[:, :, 0]
 
     def to_json(self) -> dict[str, Any]:
-        return {name: values.tolist() for name, values in self.stored.items()}
+        return {**{name: values.tolist() for name, values in self.stored.items()}, "regressors": list(self.regressors)}
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any]) -> Neighbourhood:
-        return cls(**{name: spec[name] for name in STORED})
+        return cls(**{name: spec[name] for name in STORED},
+                   regressors={name: spec[name] for name in spec.get("regressors", ())})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lambda_fn.registry.artifacts import read_metadata
+from lambda_fn.registry.artifacts import load_predictor, read_metadata
 from model import cv, evaluate
 
 
@@ -94,3 +94,12 @@ def test_folds_by_house_keep_every_sale_of_a_house_together(sales):
         assert not set(ids[fit_rows]) & set(ids[check_rows])
     resold = sales["id"].duplicated(keep=False).to_numpy()
     assert resold.sum() >= 200   # the reason for it: houses sold twice in the year
+
+
+def test_a_gbm_version_is_refitted_with_the_local_regressors_it_was_trained_with(trained):
+    predictor = load_predictor(trained["gbm"].folder)
+    assert evaluate.refittable(predictor).regressors == ("condition", "view")
+
+    del predictor.metadata["hyperparameters"]["regressors"]   # as in versions saved before regressors
+
+    assert evaluate.refittable(predictor).regressors == ()

@@ -1,7 +1,7 @@
 """The improved model's recorded cross-validation scores (not re-run here: `make train` records them).
 
 On 5-fold CV of the training part: better than the basic model on every metric, R² at least 0.92,
-MAPE at most 11.0% (reached: 10.97%; the 10.8% aimed for is not, see docs/model.md), and an 80%
+MAPE at most 10.95% (reached: 10.91%; the 10.8% aimed for is not, see docs/model.md), and an 80%
 interval with CV coverage between 78% and 82%.
 """
 
@@ -31,9 +31,9 @@ def test_gbm_explains_at_least_92_percent_of_price_variance(cv):
     assert cv["gbm"]["r2"] >= 0.92
 
 
-def test_gbm_mape_is_at_most_11_percent(cv):
+def test_gbm_mape_is_at_most_10_95_percent(cv):
     # Each sale priced as asked for on the day it sold (docs/model.md: evaluation method).
-    assert cv["gbm"]["mape"] <= 0.110
+    assert cv["gbm"]["mape"] <= 0.1095
 
 
 def test_interval_cv_coverage_is_80_percent(trained):

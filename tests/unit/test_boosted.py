@@ -14,12 +14,14 @@ from scipy.spatial import cKDTree
 
 from lambda_fn.core.boosted import FEW_ROWS, BoostedPrices, house_attributes, import_lightgbm
 from lambda_fn.core.lightgbm_rows import RowPredictor
-from lambda_fn.core.neighbourhood import column_names, to_km
-from model.gbm import MEMBERS, fit_boosted, inner_folds, neighbourhood
+from lambda_fn.core.neighbourhood import Neighbourhood, column_names, to_km
+from model.gbm import MEMBERS, REGRESSORS, fit_boosted, inner_folds, neighbourhood
 
 MONTH_EFFECT = np.log(np.linspace(1.0, 1.10, 13))   # prices rise 10% from month 0 to month 12
-FEATURES = ["sqft_living", "sqft_lot", "grade", "yr_built", "yr_renovated", "lat", "long", "market_month"]
-LAT, LONG, MONTH = 5, 6, 7
+CONDITION_EFFECT = 0.08                             # each step of condition: 8% dearer
+FEATURES = ["sqft_living", "sqft_lot", "grade", "yr_built", "yr_renovated", "condition", "view", "lat", "long",
+            "market_month"]
+CONDITION, LAT, LONG, MONTH = 5, 7, 8, 9
 
 
 def synthetic_sales(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -30,9 +32,12 @@ def synthetic_sales(n: int = 4000, seed: int = 0) -> tuple[np.ndarray, np.ndarra
     lat, long = rng.uniform(47.4, 47.7, n), rng.uniform(-122.4, -122.1, n)
     month = rng.integers(0, 13, n).astype(float)
     location = 0.6 * (lat - 47.4) / 0.3            # north dearer
-    price = sqft * 250 * np.exp(location + 0.05 * (grade - 7) + MONTH_EFFECT[month.astype(int)]
-                                + rng.normal(0, 0.05, n))
-    return np.column_stack([sqft, lot, grade, built, renovated, lat, long, month]), price
+    noise = rng.normal(0, 0.05, n)
+    # Most houses in average condition (3), one in ten a step either side; a tenth have a view, priced nil.
+    condition, view = 3.0 + rng.choice([-1.0, 0.0, 1.0], n, p=[0.1, 0.8, 0.1]), 2.0 * (rng.uniform(size=n) < 0.1)
+    price = sqft * 250 * np.exp(location + 0.05 * (grade - 7) + CONDITION_EFFECT * (condition - 3)
+                                + MONTH_EFFECT[month.astype(int)] + noise)
+    return np.column_stack([sqft, lot, grade, built, renovated, condition, view, lat, long, month]), price
 
 
 @pytest.fixture(scope="module")
@@ -82,6 +87,36 @@ def test_the_neighbourhood_describes_each_house_from_its_nearest_training_sales(
     assert column["local_slope_grade"] == pytest.approx(0.05, abs=0.03)  # the planted 5% per grade
 
 
+def test_the_local_regression_prices_the_house_s_own_condition(fitted):
+    model, x, _ = fitted
+    houses = x[:200].copy()
+    better = houses.copy()
+    better[:, CONDITION] += 1
+    local = model.columns.index("local_price")
+
+    assert model.neighbourhood.regressors == ("condition", "view")
+    step = model.inputs(better)[:, local] - model.inputs(houses)[:, local]
+    # One step dearer, as planted; the ridge shrinks the slope somewhat (few neighbours differ).
+    assert 0.5 * CONDITION_EFFECT < np.median(step) < CONDITION_EFFECT + 0.01
+
+
+def test_a_neighbourhood_saved_without_regressors_describes_as_it_did(fitted):
+    # Versions saved before the local regression took regressors keep pricing as they were trained.
+    model, x, _ = fitted
+    spec = {name: values for name, values in model.neighbourhood.to_json().items()
+            if name not in ("regressors", "condition", "view")}
+    houses = x[:30]
+
+    older = Neighbourhood.from_json(spec)
+
+    plain = neighbourhood(x, FEATURES, model.neighbourhood.stored["log_price_per_sqft"], regressors=())
+    own = house_attributes(houses, FEATURES)
+    described = older.describe(houses[:, LAT], houses[:, LONG], own)
+    assert older.regressors == ()
+    assert np.array_equal(described, plain.describe(houses[:, LAT], houses[:, LONG], own))
+    assert not np.array_equal(described, model.inputs(houses)[:, -len(column_names()):])
+
+
 def test_each_member_sees_its_own_view_of_the_house(fitted):
     model, _, _ = fitted
 
@@ -103,10 +138,20 @@ def test_a_training_house_never_sees_its_own_price_in_its_neighbourhood():
 
     def described(values):
         around = neighbourhood(x, FEATURES, values, fit_rows)
-        return around.describe(x[encode_rows, LAT], x[encode_rows, LONG], house_attributes(x[encode_rows], FEATURES))
+        return around.describe(x[encode_rows, LAT], x[encode_rows, LONG],
+                               house_attributes(x[encode_rows], FEATURES, REGRESSORS))
 
     assert 7 not in fit_rows                         # its own fold never describes it
     assert np.array_equal(described(adjusted), described(changed))
+
+
+def test_a_seed_among_the_settings_is_the_one_used():
+    x, y = synthetic_sales(n=600)
+
+    prices = [fit_boosted(x, y, FEATURES, params={"seed": seed}, rounds=10).predict(x[:50]) for seed in (0, 0, 1)]
+
+    assert np.array_equal(prices[0], prices[1])        # deterministic
+    assert not np.array_equal(prices[0], prices[2])    # not overridden by the fixed seed
 
 
 def test_saved_files_load_back_to_bit_identical_prices(fitted):
