@@ -37,7 +37,7 @@ INDEX_NEIGHBOURS = 20   # a sale's month effect: how it compares with the 20 nea
 TREE_PARAMS: dict[str, Any] = {
     "objective": "huber",
     "alpha": 0.3,
-    "learning_rate": 0.05,
+    "learning_rate": 0.1,
     "num_leaves": 31,
     "min_data_in_leaf": 20,
     "feature_fraction_bynode": 0.5,
@@ -46,7 +46,7 @@ TREE_PARAMS: dict[str, Any] = {
     "bagging_freq": 1,
     "max_bin": 255,
 }
-ROUNDS = 300
+ROUNDS = 150
 FIXED_PARAMS: dict[str, Any] = {"num_threads": 1, "deterministic": True, "force_row_wise": True, "seed": 0,
                                 "verbose": -1}
 SCALE = 0.99   # the MAPE-optimal shrink of the geometric mean, chosen by CV (docs/model.md)

@@ -76,14 +76,20 @@ def thousand_houses() -> list[dict]:
     return (houses * (BATCH_SIZE // len(houses) + 1))[:BATCH_SIZE]
 
 
-def timings_ms(call: Callable[[], object], calls: int, warmup: int = 20) -> list[float]:
+def timings_ms(whole: Callable[[], object], part: Callable[[], object], calls: int,
+               warmup: int = 20) -> tuple[list[float], list[float]]:
+    """Milliseconds of each call of ``whole`` (the handler) and of ``part`` (the core on the same
+    input), taken in turn, so that both see the same machine: its speed here moves by up to 40%
+    from one minute to the next, which would otherwise land in the difference between them."""
     for _ in range(warmup):
-        call()
-    times = []
+        whole()
+        part()
+    times: tuple[list[float], list[float]] = ([], [])
     for _ in range(calls):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
+        for call, spent in ((whole, times[0]), (part, times[1])):
+            start = time.perf_counter()
+            call()
+            spent.append((time.perf_counter() - start) * 1000)
     return times
 
 
@@ -110,15 +116,13 @@ def bench_model(name: str, calls: int, batch_calls: int) -> dict[str, float]:
     batch = batch_event(json.loads((EVENTS / "predict_batch.json").read_text()), houses, name)
     predictor = get_model_store().get(name)
     day = today()
-    one = timings_ms(invoke(one_event), calls)
-    one_core = timings_ms(lambda: predictor.price(one_house, day), calls)
-    many = timings_ms(invoke(batch), batch_calls, warmup=2)
-    many_core = timings_ms(lambda: predictor.price(houses, day), batch_calls, warmup=2)
+    one, one_core = timings_ms(invoke(one_event), lambda: predictor.price(one_house, day), calls)
+    many, many_core = timings_ms(invoke(batch), lambda: predictor.price(houses, day), batch_calls, warmup=2)
     explained = {}
     if predictor.explains:
-        explain = timings_ms(invoke(with_model(json.loads((EVENTS / "predict_explain.json").read_text()), name)),
-                             max(1, calls // 4))
-        explain_core = timings_ms(lambda: predictor.explain(one_house, day), max(1, calls // 4))
+        explain, explain_core = timings_ms(
+            invoke(with_model(json.loads((EVENTS / "predict_explain.json").read_text()), name)),
+            lambda: predictor.explain(one_house, day), max(1, calls // 4))
         explained = {"explain_p50": statistics.median(explain), "explain_p99": percentile(explain, 0.99),
                      "explain_core_p50": statistics.median(explain_core)}
     return {**explained, "one_p50": statistics.median(one), "one_p99": percentile(one, 0.99),
