@@ -79,6 +79,7 @@ class Member:
     target: str                 # what the booster predicts, one of TARGETS
     columns: tuple[str, ...]    # the columns it sees, by name (BoostedPrices.columns)
     booster: lightgbm.Booster
+    model_text: str | None = None   # the booster's text model as loaded, spared a model_to_string
 
 
 def house_attributes(x: np.ndarray, features: Sequence[str], regressors: Sequence[str] = ()) -> np.ndarray:
@@ -122,7 +123,8 @@ class BoostedPrices:
             return self.members[member].booster.predict(rows, num_threads=1)
         if self._row_predictors is None:   # built once, on the first few rows (a version's smoke test)
             lightgbm = import_lightgbm()
-            self._row_predictors = [RowPredictor(m.booster, lightgbm) for m in self.members]
+            self._row_predictors = [RowPredictor(m.model_text or m.booster.model_to_string(), lightgbm)
+                                    for m in self.members]
         return self._row_predictors[member].predict(rows)
 
     @property
@@ -211,9 +213,9 @@ class BoostedPrices:
         spec = json.loads(files[SPEC_FILE])
         if spec.get("format") != FORMAT:
             raise ValueError(f"{SPEC_FILE} is not a {FORMAT} model")
-        members = [Member(target=m["target"], columns=tuple(m["columns"]),
-                          booster=lightgbm.Booster(model_str=files[m["file"]].decode("utf-8")))
-                   for m in spec["members"]]
+        texts = [files[m["file"]].decode("utf-8") for m in spec["members"]]
+        members = [Member(target=m["target"], columns=tuple(m["columns"]), booster=lightgbm.Booster(model_str=text),
+                          model_text=text) for m, text in zip(spec["members"], texts, strict=True)]
         return cls(features=spec["features"], members=members,
                    neighbourhood=Neighbourhood.from_json(spec["neighbourhood"]),
                    first_month=spec["first_month"], month_offsets=spec["month_offsets"], scale=spec["scale"])

@@ -14,12 +14,8 @@ import ctypes
 import threading
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    import lightgbm
 
 # c_api.h
 PREDICT_NORMAL = 0      # C_API_PREDICT_NORMAL: the objective's output, as Booster.predict gives by default
@@ -41,6 +37,7 @@ def _library(lightgbm_module) -> ctypes.CDLL:
         ctypes.POINTER(ctypes.c_void_p)]
     library.LGBM_BoosterPredictForMatSingleRowFast.argtypes = [
         ctypes.c_void_p, ctypes.c_void_p, ctypes.POINTER(ctypes.c_int64), ctypes.c_void_p]
+    library.LGBM_BoosterGetNumFeature.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_int)]
     library.LGBM_FastConfigFree.argtypes = [ctypes.c_void_p]
     library.LGBM_BoosterFree.argtypes = [ctypes.c_void_p]
     return library
@@ -57,18 +54,22 @@ def _free(library: ctypes.CDLL, fast_config: ctypes.c_void_p, handle: ctypes.c_v
 
 
 class RowPredictor:
-    """``booster.predict(rows, num_threads=1)`` for a few rows, the same numbers to the last bit.
+    """``Booster(model_str=model_text).predict(rows, num_threads=1)`` for a few rows, the same
+    numbers to the last bit.
 
-    Holds its own copy of the model (loaded from ``booster.model_to_string()``) and one row
-    buffer, so calls are serialised by a lock; its C objects are freed with it."""
+    Holds its own copy of the model, loaded from LightGBM's text model (a version's member file,
+    or ``Booster.model_to_string()``), and one row buffer, so calls are serialised by a lock; its
+    C objects are freed with it."""
 
-    def __init__(self, booster: lightgbm.Booster, lightgbm_module) -> None:
+    def __init__(self, model_text: str, lightgbm_module) -> None:
         self._library = library = _library(lightgbm_module)
-        self.columns = booster.num_feature()
         self._handle, self._fast, iterations = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_int()
-        _check(library, library.LGBM_BoosterLoadModelFromString(booster.model_to_string().encode("utf-8"),
-                                                                ctypes.byref(iterations), ctypes.byref(self._handle)))
+        _check(library, library.LGBM_BoosterLoadModelFromString(model_text.encode("utf-8"), ctypes.byref(iterations),
+                                                                ctypes.byref(self._handle)))
         try:
+            columns = ctypes.c_int()
+            _check(library, library.LGBM_BoosterGetNumFeature(self._handle, ctypes.byref(columns)))
+            self.columns = columns.value
             _check(library, library.LGBM_BoosterPredictForMatSingleRowFastInit(
                 self._handle, PREDICT_NORMAL, 0, ALL_ITERATIONS, DTYPE_FLOAT64, self.columns, b"num_threads=1",
                 ctypes.byref(self._fast)))

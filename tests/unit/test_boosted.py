@@ -179,7 +179,7 @@ def test_each_member_predicts_rows_bit_for_bit_as_booster_predict(fitted):
     for i, member in enumerate(model.members):
         rows = model.member_inputs(inputs, i)
 
-        fast = RowPredictor(member.booster, import_lightgbm()).predict(rows)
+        fast = RowPredictor(member.booster.model_to_string(), import_lightgbm()).predict(rows)
 
         assert np.array_equal(fast, member.booster.predict(rows, num_threads=1))
 
@@ -199,7 +199,8 @@ def test_threads_sharing_one_predictor_each_get_their_own_rows_answer(fitted):
     model, x, _ = fitted
     member = model.members[0]
     rows = model.member_inputs(model.inputs(x[:64]), 0)
-    predictor, expected = RowPredictor(member.booster, import_lightgbm()), member.booster.predict(rows, num_threads=1)
+    predictor = RowPredictor(member.booster.model_to_string(), import_lightgbm())
+    expected = member.booster.predict(rows, num_threads=1)
     answers: dict[int, list[float]] = {}
 
     def ask(thread: int) -> None:
@@ -217,7 +218,12 @@ def test_threads_sharing_one_predictor_each_get_their_own_rows_answer(fitted):
 
 def test_rows_of_the_wrong_width_are_refused(fitted):
     model, _, _ = fitted
-    predictor = RowPredictor(model.members[0].booster, import_lightgbm())
+    predictor = RowPredictor(model.members[0].booster.model_to_string(), import_lightgbm())
 
     with pytest.raises(ValueError, match=f"rows of {predictor.columns} columns"):
         predictor.predict(np.zeros((1, predictor.columns + 1)))
+
+
+def test_a_model_text_lightgbm_cannot_read_is_refused_with_its_reason():
+    with pytest.raises(RuntimeError, match="LightGBM: "):
+        RowPredictor("tree\nnot a model\n", import_lightgbm())
