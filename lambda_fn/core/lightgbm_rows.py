@@ -1,10 +1,10 @@
 """A few rows through a LightGBM model by the C API's single-row fast path.
 
-``Booster.predict`` pays about 50 us a call however few the rows (it parses its parameters, sets
+``Booster.predict`` pays about 50 µs a call however few the rows (it parses its parameters, sets
 up a predictor and checks the input each time), three times as much as the trees themselves
 for one house. LightGBM's public C API has a path made for this: ``..SingleRowFastInit`` does
 that set-up once, ``..SingleRowFast`` then walks the same trees with the same code for one row
-(4-5 us here). This module binds those calls with ctypes, on the library the ``lightgbm``
+(4-5 µs here). This module binds those calls with ctypes, on the library the ``lightgbm``
 package itself loaded, and nothing else ([decision 021](../../docs/decisions/021-lightgbm-single-row-fast-path.md)).
 """
 
@@ -13,7 +13,9 @@ from __future__ import annotations
 import ctypes
 import threading
 import weakref
+from functools import cache
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 
@@ -23,7 +25,8 @@ DTYPE_FLOAT64 = 1       # C_API_DTYPE_FLOAT64
 ALL_ITERATIONS = -1
 
 
-def _library(lightgbm_module) -> ctypes.CDLL:
+@cache
+def _library(lightgbm_module: ModuleType) -> ctypes.CDLL:
     """The shared library inside the installed package: the one ``import lightgbm`` loaded."""
     found = sorted((Path(lightgbm_module.__file__).parent / "lib").glob("lib_lightgbm.*"))
     if not found:
@@ -61,7 +64,7 @@ class RowPredictor:
     or ``Booster.model_to_string()``), and one row buffer, so calls are serialised by a lock; its
     C objects are freed with it."""
 
-    def __init__(self, model_text: str, lightgbm_module) -> None:
+    def __init__(self, model_text: str, lightgbm_module: ModuleType) -> None:
         self._library = library = _library(lightgbm_module)
         self._handle, self._fast, iterations = ctypes.c_void_p(), ctypes.c_void_p(), ctypes.c_int()
         _check(library, library.LGBM_BoosterLoadModelFromString(model_text.encode("utf-8"), ctypes.byref(iterations),
