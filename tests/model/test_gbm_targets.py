@@ -1,7 +1,7 @@
 """The improved model's recorded cross-validation scores (not re-run here: `make train` records them).
 
 On 5-fold CV of the training part: better than the basic model on every metric, R² at least 0.92,
-MAPE at most 10.95% (reached: 10.91%; the 10.8% aimed for is not, see docs/model.md), and an 80%
+MAPE at most 10.95% (reached: 10.94%; the 10.8% aimed for is not, see docs/model.md), and an 80%
 interval with CV coverage between 78% and 82%.
 """
 
