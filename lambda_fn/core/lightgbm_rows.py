@@ -1,8 +1,8 @@
 """A few rows through a LightGBM model by the C API's single-row fast path.
 
 ``Booster.predict`` pays about 50 µs a call however few the rows (it parses its parameters, sets
-up a predictor and checks the input each time), three times as much as the trees themselves
-for one house. LightGBM's public C API has a path made for this: ``..SingleRowFastInit`` does
+up a predictor and checks the input each time), about ten times what the trees themselves take
+for one row. LightGBM's public C API has a path made for this: ``..SingleRowFastInit`` does
 that set-up once, ``..SingleRowFast`` then walks the same trees with the same code for one row
 (4-5 µs here). This module binds those calls with ctypes, on the library the ``lightgbm``
 package itself loaded, and nothing else ([decision 021](../../docs/decisions/021-lightgbm-single-row-fast-path.md)).
