@@ -152,7 +152,8 @@ async def read_body(scope: Scope, receive: Receive) -> bytes:
                 return
 
     try:
-        await asyncio.wait_for(receive_all(), BODY_SECONDS)
+        async with asyncio.timeout(BODY_SECONDS):   # a timer on this task: no second task as wait_for makes
+            await receive_all()
     except TimeoutError:
         raise BodyRefused(408, "request_timeout", f"must arrive within {BODY_SECONDS:g} seconds") from None
     return b"".join(chunks)

@@ -117,15 +117,16 @@ class BoostedPrices:
         self._member_columns = [np.array([position[c] for c in m.columns], dtype=np.intp) for m in self.members]
         self._row_predictors: list[RowPredictor] | None = None
 
-    def _member_predict(self, member: int, rows: np.ndarray) -> np.ndarray:
-        """The member's raw predictions, on one thread, by whichever LightGBM call is faster for this many rows."""
-        if len(rows) > FEW_ROWS:
-            return self.members[member].booster.predict(rows, num_threads=1)
+    def _member_predict(self, member: int, inputs: np.ndarray) -> np.ndarray:
+        """The member's raw predictions from ``inputs`` (all ``columns``), on one thread, by whichever
+        LightGBM call is faster for this many rows."""
+        if len(inputs) > FEW_ROWS:
+            return self.members[member].booster.predict(self.member_inputs(inputs, member), num_threads=1)
         if self._row_predictors is None:   # built once, on the first few rows (a version's smoke test)
             lightgbm = import_lightgbm()
             self._row_predictors = [RowPredictor(m.model_text or m.booster.model_to_string(), lightgbm)
                                     for m in self.members]
-        return self._row_predictors[member].predict(rows)
+        return self._row_predictors[member].predict(inputs, self._member_columns[member])
 
     @property
     def columns(self) -> list[str]:
@@ -157,7 +158,7 @@ class BoostedPrices:
         inputs = self.inputs(x)
         total = np.zeros(len(x))
         for i, member in enumerate(self.members):
-            raw = self._member_predict(i, self.member_inputs(inputs, i))
+            raw = self._member_predict(i, inputs)
             total += member_log_price_per_sqft(member.target, raw, log_area)
         return self.scale * np.exp(total / len(self.members) + self.month_offset(x) + log_area)
 

@@ -80,18 +80,29 @@ class RowPredictor:
             library.LGBM_BoosterFree(self._handle)
             raise
         weakref.finalize(self, _free, library, self._fast, self._handle)
+        # One row in, one value out, at addresses fixed once: a call then costs the C call and a
+        # copy of the row, not numpy's and ctypes' objects for its arguments. The lock serialises them.
         self._lock = threading.Lock()
-        self._length = ctypes.c_int64()
+        self._row, self._value = np.empty(self.columns), np.empty(1)
+        self._arguments = (self._fast, ctypes.c_void_p(self._row.ctypes.data), ctypes.byref(ctypes.c_int64()),
+                           ctypes.c_void_p(self._value.ctypes.data))
+        self._predict_row = library.LGBM_BoosterPredictForMatSingleRowFast
 
-    def predict(self, rows: np.ndarray) -> np.ndarray:
-        """One prediction per row of ``rows`` (rows x ``columns``)."""
-        rows = np.ascontiguousarray(rows, dtype=np.float64)
-        if rows.ndim != 2 or rows.shape[1] != self.columns:
-            raise ValueError(f"expected rows of {self.columns} columns, got shape {rows.shape}")
+    def predict(self, rows: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+        """One prediction per row of ``rows``: of the row itself (rows x ``columns``), or of the
+        row's ``columns`` (indices, in the order the model reads them)."""
+        rows = np.asarray(rows, dtype=np.float64)
+        width = rows.shape[-1] if columns is None else len(columns)
+        if rows.ndim != 2 or width != self.columns:
+            raise ValueError(f"expected rows of {self.columns} columns, got shape {rows.shape}"
+                             + ("" if columns is None else f" and {width} columns to read"))
         out = np.empty(len(rows))
-        first, stride, at = rows.ctypes.data, rows.strides[0], out.ctypes.data
-        predict, length = self._library.LGBM_BoosterPredictForMatSingleRowFast, ctypes.byref(self._length)
         with self._lock:
-            for i in range(len(rows)):
-                _check(self._library, predict(self._fast, first + i * stride, length, at + i * out.itemsize))
+            for i, row in enumerate(rows):
+                if columns is None:
+                    self._row[:] = row
+                else:
+                    np.take(row, columns, out=self._row)
+                _check(self._library, self._predict_row(*self._arguments))
+                out[i] = self._value[0]
         return out

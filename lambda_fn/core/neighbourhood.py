@@ -46,9 +46,12 @@ SCALES = ("price_per_sqft", "price")   # log price per square foot and log price
 STORED = ("lat", "long", "sqft_living", "grade", "eff_year", "sqft_lot", "log_price_per_sqft")   # and regressors
 
 
+_KM_PER_DEGREE = np.array([KM_PER_DEGREE_LATITUDE, KM_PER_DEGREE_LONGITUDE])
+
+
 def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
-    return np.column_stack([np.asarray(lat, dtype=np.float64) * KM_PER_DEGREE_LATITUDE,
-                            np.asarray(long, dtype=np.float64) * KM_PER_DEGREE_LONGITUDE])
+    """Houses x (north, east) in km."""
+    return np.stack([lat, long], axis=1, dtype=np.float64) * _KM_PER_DEGREE
 
 
 def attributes(sqft_living: np.ndarray, grade: np.ndarray, eff_year: np.ndarray, sqft_lot: np.ndarray
@@ -114,8 +117,8 @@ class Neighbourhood:
         Written as a few whole-array steps rather than one numpy call per column: for one house,
         numpy's per-call overhead is most of the cost."""
         count = len(lat)
+        # A 2-D query with an integer k answers houses x LOCAL, nearest first.
         distance, nearest = self._tree.query(to_km(lat, long), k=LOCAL)
-        distance, nearest = distance.reshape(count, LOCAL), nearest.reshape(count, LOCAL)
         # houses x (the 2 price scales, the 4 attributes, the regressors) x the 40 nearest, nearest first
         values = self._values[:, nearest].transpose(1, 0, 2)
         compared = 2 + len(ATTRIBUTES)
@@ -126,12 +129,13 @@ class Neighbourhood:
         ordered = np.sort(values[:, :2, :NEAREST], axis=2)
         local = self._local_regression(distance, values[:, 1, :], values[:, 2:, :], own)   # intercept: log price
         out = np.empty((count, len(COLUMNS)))
-        out[:, 0:4] = np.stack([running[:, :2, MEANS[0] - 1] / MEANS[0], near20[:, :2]], axis=2).reshape(count, 4)
+        out[:, 0:4:2] = running[:, :2, MEANS[0] - 1] / MEANS[0]
+        out[:, 1:4:2] = near20[:, :2]
         out[:, 4:6] = (values[:, :2, :NEAREST] * weights[:, None, :]).sum(axis=2) / weights.sum(axis=1)[:, None]
         out[:, 6:8] = (ordered[:, :, NEAREST // 2 - 1] + ordered[:, :, NEAREST // 2]) / 2
         out[:, 8] = local[:, 0] - own[:, 0]
         out[:, 9:12] = local[:, :3]
-        out[:, 12:14] = np.log(distance[:, [MEANS[0] - 1, MEANS[1] - 1]] + 0.01)
+        out[:, 12:14] = np.log(distance[:, MEANS[0] - 1:MEANS[1]:MEANS[1] - MEANS[0]] + 0.01)
         out[:, 14::2] = near20[:, 2:]
         out[:, 15::2] = own[:, :len(ATTRIBUTES)] - near20[:, 2:]
         return out

@@ -20,6 +20,33 @@ def test_logs_carry_the_request_id_and_the_model_version(log_lines):
     assert priced[0]["houses"] == 1
 
 
+def test_log_predictions_off_drops_the_line_but_still_counts_the_prediction(monkeypatch, capsys, log_lines):
+    from lambda_fn import settings
+
+    monkeypatch.setenv("LOG_PREDICTIONS", "0")
+    settings.get_settings.cache_clear()
+
+    status, _ = invoke(load_event("predict"))
+
+    assert status == 200
+    assert not [line for line in log_lines() if line.get("message") == "priced houses"]
+    assert [line for line in json_lines(capsys.readouterr().out) if "Predictions" in line]
+
+
+def test_the_http_server_logs_no_line_per_prediction_unless_asked(monkeypatch):
+    from lambda_fn.api import serve
+
+    started = []
+    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: started.append(dict(serve.os.environ)))
+    environ = {name: value for name, value in serve.os.environ.items() if name != "LOG_PREDICTIONS"}
+    monkeypatch.setattr(serve.os, "environ", environ)   # what main() sets stays in this copy
+    serve.main()
+    environ["LOG_PREDICTIONS"] = "1"
+    serve.main()
+
+    assert [environ["LOG_PREDICTIONS"] for environ in started] == ["0", "1"]
+
+
 def test_predictions_are_counted_per_model_version(capsys):
     invoke(load_event("predict_batch"))
     lines = json_lines(capsys.readouterr().out)

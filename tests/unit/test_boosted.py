@@ -179,9 +179,12 @@ def test_each_member_predicts_rows_bit_for_bit_as_booster_predict(fitted):
     for i, member in enumerate(model.members):
         rows = model.member_inputs(inputs, i)
 
-        fast = RowPredictor(member.booster.model_to_string(), import_lightgbm()).predict(rows)
+        predictor = RowPredictor(member.booster.model_to_string(), import_lightgbm())
 
-        assert np.array_equal(fast, member.booster.predict(rows, num_threads=1))
+        expected = member.booster.predict(rows, num_threads=1)
+        assert np.array_equal(predictor.predict(rows), expected)
+        own_columns = np.array([model.columns.index(name) for name in member.columns])
+        assert np.array_equal(predictor.predict(inputs, own_columns), expected)   # read in place from all columns
 
 
 def test_a_few_houses_and_a_batch_get_the_same_prices_to_the_last_bit(fitted):
@@ -222,6 +225,8 @@ def test_rows_of_the_wrong_width_are_refused(fitted):
 
     with pytest.raises(ValueError, match=f"rows of {predictor.columns} columns"):
         predictor.predict(np.zeros((1, predictor.columns + 1)))
+    with pytest.raises(ValueError, match=f"{predictor.columns - 1} columns to read"):
+        predictor.predict(np.zeros((1, 50)), np.arange(predictor.columns - 1))
 
 
 def test_a_model_text_lightgbm_cannot_read_is_refused_with_its_reason():
