@@ -85,11 +85,11 @@ class Member:
 def house_attributes(x: np.ndarray, features: Sequence[str], regressors: Sequence[str] = ()) -> np.ndarray:
     """What a neighbourhood compares (log size, grade, effective year, log lot), then the house's
     ``regressors`` (``Neighbourhood.regressors``), from a feature matrix."""
-    column = {name: x[:, features.index(name)] for name in ("sqft_living", "grade", "yr_built", "yr_renovated",
-                                                             "sqft_lot", *regressors)}
-    compared = attributes(column["sqft_living"], column["grade"],
-                          np.maximum(column["yr_built"], column["yr_renovated"]), column["sqft_lot"])
-    return np.column_stack([compared, *(column[name] for name in regressors)]) if regressors else compared
+    def column(name: str) -> np.ndarray:
+        return x[:, features.index(name)]
+
+    return attributes(column("sqft_living"), column("grade"), np.maximum(column("yr_built"), column("yr_renovated")),
+                      column("sqft_lot"), *(column(name) for name in regressors))
 
 
 class BoostedPrices:

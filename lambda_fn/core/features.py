@@ -46,18 +46,30 @@ COORDINATE_AXES = {f"coord_axis_{'m' if degrees < 0 else 'p'}{abs(degrees)}": de
 DERIVED_FEATURES: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
     name: (("lat", "long"), _coordinate_axis(degrees)) for name, degrees in COORDINATE_AXES.items()
 }
+# Quotients of two house columns: name -> (numerator, denominator, whether the denominator counts as
+# at least 1: a house listed with 0 bedrooms has one room to sleep in). A FeatureBuilder computes all
+# of them in one division, as for the axes.
+QUOTIENTS = {
+    "living_to_lot": ("sqft_living", "sqft_lot", False),
+    "living_to_neighbours_living": ("sqft_living", "sqft_living15", False),
+    "lot_to_neighbours_lot": ("sqft_lot", "sqft_lot15", False),
+    "above_share": ("sqft_above", "sqft_living", False),
+    "sqft_per_bedroom": ("sqft_living", "bedrooms", True),
+    "bathrooms_per_bedroom": ("bathrooms", "bedrooms", True),
+}
+
+
+def _quotient(at_least_one: bool) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    return (lambda top, bottom: top / np.maximum(bottom, 1)) if at_least_one else np.divide
+
+
 # How the house is put together, in ratios trees cannot form from the raw columns.
 HOUSE_RATIOS: dict[str, tuple[tuple[str, ...], Callable[..., np.ndarray]]] = {
     "eff_year": (("yr_built", "yr_renovated"), np.maximum),   # the year it was built or last renovated
     "years_to_renovation": (("yr_built", "yr_renovated"), lambda built, renovated:
                             np.where(renovated > 0, renovated - built, 0.0)),
     "log_sqft_living": (("sqft_living",), np.log),
-    "living_to_lot": (("sqft_living", "sqft_lot"), np.divide),
-    "living_to_neighbours_living": (("sqft_living", "sqft_living15"), np.divide),
-    "lot_to_neighbours_lot": (("sqft_lot", "sqft_lot15"), np.divide),
-    "above_share": (("sqft_above", "sqft_living"), np.divide),
-    "sqft_per_bedroom": (("sqft_living", "bedrooms"), lambda area, beds: area / np.maximum(beds, 1)),
-    "bathrooms_per_bedroom": (("bathrooms", "bedrooms"), lambda baths, beds: baths / np.maximum(beds, 1)),
+    **{name: ((top, bottom), _quotient(at_least_one)) for name, (top, bottom, at_least_one) in QUOTIENTS.items()},
 }
 DERIVED_FEATURES |= HOUSE_RATIOS
 
@@ -86,7 +98,12 @@ class FeatureBuilder:
         self._copy_to = np.array([i for i, _ in copied], dtype=np.intp)
         self._copy_from = np.array([j for _, j in copied], dtype=np.intp)
         self._derived = [(i, [read_at[name] for name in inputs], compute) for i, inputs, compute in derived
-                         if features[i] not in COORDINATE_AXES]
+                         if features[i] not in COORDINATE_AXES and features[i] not in QUOTIENTS]
+        quotients = [(i, *QUOTIENTS[f]) for i, f in enumerate(features) if f in QUOTIENTS]
+        self._quotient_positions = np.array([i for i, *_ in quotients], dtype=np.intp)
+        self._numerators = np.array([read_at[top] for _, top, _, _ in quotients], dtype=np.intp)
+        self._denominators = np.array([read_at[bottom] for _, _, bottom, _ in quotients], dtype=np.intp)
+        self._at_least_one = np.array([at_least_one for *_, at_least_one in quotients], dtype=bool)
         self._lat_long = (read_at["lat"], read_at["long"]) if axes else None
         self._market_position = features.index(MARKET_MONTH) if MARKET_MONTH in features else None
         demographic_positions = [i for i, f in enumerate(features)
@@ -120,6 +137,10 @@ class FeatureBuilder:
         if self._lat_long is not None:
             lat, long = (read[:, [j]] for j in self._lat_long)
             x[:, self._axis_positions] = lat * self._axis_cos + long * self._axis_sin
+        if len(self._quotient_positions):
+            bottoms = read[:, self._denominators]
+            bottoms[:, self._at_least_one] = np.maximum(bottoms[:, self._at_least_one], 1)
+            x[:, self._quotient_positions] = read[:, self._numerators] / bottoms
         for position, inputs, compute in self._derived:
             x[:, position] = compute(*(read[:, j] for j in inputs))
         if len(self._demographic_positions):

@@ -54,11 +54,15 @@ def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
     return np.stack([lat, long], axis=1, dtype=np.float64) * _KM_PER_DEGREE
 
 
-def attributes(sqft_living: np.ndarray, grade: np.ndarray, eff_year: np.ndarray, sqft_lot: np.ndarray
-               ) -> np.ndarray:
-    """Houses x ATTRIBUTES: log size, grade, effective year, log lot."""
-    return np.column_stack([np.log(np.asarray(sqft_living, dtype=np.float64)), np.asarray(grade, dtype=np.float64),
-                            np.asarray(eff_year, dtype=np.float64), np.log(np.asarray(sqft_lot, dtype=np.float64))])
+def attributes(sqft_living: np.ndarray, grade: np.ndarray, eff_year: np.ndarray, sqft_lot: np.ndarray,
+               *regressors: np.ndarray) -> np.ndarray:
+    """Houses x ATTRIBUTES (log size, grade, effective year, log lot), then any ``regressors`` as given."""
+    columns = (np.log(np.asarray(sqft_living, dtype=np.float64)), grade, eff_year,
+               np.log(np.asarray(sqft_lot, dtype=np.float64)), *regressors)
+    out = np.empty((len(columns[0]), len(columns)))
+    for j, column in enumerate(columns):   # one assignment a column: fewer numpy calls than column_stack
+        out[:, j] = column
+    return out
 
 
 def column_names() -> list[str]:
