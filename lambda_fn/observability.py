@@ -47,9 +47,11 @@ def count(name: str, value: float, *, model_version: str) -> None:
     """Add to metric ``name`` labelled with ``model_version``. Metrics of two versions never share
     one EMF document (its dimensions label every value in it): a document holding another version
     is flushed first. Lambda flushes after each invocation; the HTTP server every minute."""
-    if metrics.dimension_set.get("model_version") not in (None, model_version):
+    labelled = metrics.dimension_set.get("model_version")
+    if labelled not in (None, model_version):
         metrics.flush_metrics()
-    metrics.add_dimension(name="model_version", value=model_version)
+    if labelled != model_version:   # already labelled so since the last flush: nothing to add
+        metrics.add_dimension(name="model_version", value=model_version)
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
