@@ -147,7 +147,7 @@ class BoostedPrices:
         """The ``columns`` for feature rows ``x``."""
         house = house_attributes(x, self.features, self.neighbourhood.regressors)
         around = self.neighbourhood.describe(x[:, self._lat], x[:, self._long], house)
-        return np.hstack([x[:, self._tree_columns], around])
+        return np.concatenate((x[:, self._tree_columns], around), axis=1)
 
     def member_inputs(self, inputs: np.ndarray, member: int) -> np.ndarray:
         return inputs[:, self._member_columns[member]]

@@ -102,7 +102,7 @@ class RowPredictor:
                 if columns is None:
                     self._row[:] = row
                 else:
-                    np.take(row, columns, out=self._row)
+                    row.take(columns, out=self._row)
                 _check(self._library, self._predict_row(*self._arguments))
                 out[i] = self._value[0]
         return out

@@ -51,7 +51,7 @@ _KM_PER_DEGREE = np.array([KM_PER_DEGREE_LATITUDE, KM_PER_DEGREE_LONGITUDE])
 
 def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
     """Houses x (north, east) in km."""
-    return np.stack([lat, long], axis=1, dtype=np.float64) * _KM_PER_DEGREE
+    return np.array((lat, long), dtype=np.float64).T * _KM_PER_DEGREE
 
 
 def attributes(sqft_living: np.ndarray, grade: np.ndarray, eff_year: np.ndarray, sqft_lot: np.ndarray,
@@ -126,7 +126,7 @@ class Neighbourhood:
         # houses x (the 2 price scales, the 4 attributes, the regressors) x the 40 nearest, nearest first
         values = self._values[:, nearest].transpose(1, 0, 2)
         compared = 2 + len(ATTRIBUTES)
-        running = np.cumsum(values[:, :compared, :NEAREST], axis=2)
+        running = values[:, :compared, :NEAREST].cumsum(axis=2)
         near20 = running[:, :, NEAREST - 1] / NEAREST
         near = distance[:, :NEAREST]
         weights = _gaussian(near, near[:, 4:5])
