@@ -18,7 +18,6 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 SERVICE = "price-service"
 
 
-
 def _message_unchanged(message: str) -> str:
     # Powertools tries to decode every message as JSON (a JSONDecodeError a line, about 10 us of a
     # 60 us line); this service's messages are plain text, and a message that merely looks like JSON

@@ -103,10 +103,10 @@ class Neighbourhood:
         if len({len(v) for v in self.stored.values()}) != 1 or len(self.stored["lat"]) < LOCAL:
             raise ValueError(f"a neighbourhood needs at least {LOCAL} training houses, each with {', '.join(STORED)}")
         s = self.stored
-        own = attributes(s["sqft_living"], s["grade"], s["eff_year"], s["sqft_lot"])
+        own = attributes(s["sqft_living"], s["grade"], s["eff_year"], s["sqft_lot"],
+                         *(s[name] for name in self.regressors))
         # One row per value a description reads: the two price scales, the attributes, the regressors.
-        self._values = np.vstack([s["log_price_per_sqft"], s["log_price_per_sqft"] + own[:, 0], own.T,
-                                  *(s[name] for name in self.regressors)])
+        self._values = np.vstack([s["log_price_per_sqft"], s["log_price_per_sqft"] + own[:, 0], own.T])
         self._scales = np.array([*ATTRIBUTES.values(), *(REGRESSOR_SCALES[name] for name in self.regressors)])
         self._ridge = np.diag([0.0] + [RIDGE] * len(self._scales))
         self._tree = cKDTree(to_km(s["lat"], s["long"]))
