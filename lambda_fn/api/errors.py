@@ -118,6 +118,24 @@ def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
     return details
 
 
+def misdirected(body: Any, *, batch: bool) -> str | None:
+    """What is wrong with a body shaped for the other route (or an array), in words that say where
+    it belongs; None when its shape fits the route. Field-by-field errors would mislead here:
+    Powertools validates an array's first item, and a batch body lacks every house field."""
+    if isinstance(body, list):
+        return (f'expected a JSON object {{"{BATCH_FIELD}": [house, ...]}}, got an array' if batch else
+                f'expected a JSON object (one house), got an array; POST several houses as {{"{BATCH_FIELD}": '
+                f"[...]}} to {BATCH_PATH}")
+    if not isinstance(body, dict):
+        return None
+    if batch and BATCH_FIELD not in body and not body.keys().isdisjoint(HOUSE_COLUMNS):
+        return (f'expected {{"{BATCH_FIELD}": [house, ...]}}, got the fields of one house: POST it to /v1/predict, '
+                f'or send it as {{"{BATCH_FIELD}": [house]}}')
+    if not batch and BATCH_FIELD in body:
+        return f'this route prices one house, sent as its fields; POST {{"{BATCH_FIELD}": [...]}} to {BATCH_PATH}'
+    return None
+
+
 def client_field(field: str, row: int | None, path: str) -> str:
     """The core's (field, row) as the client wrote it: ``instances[3].zipcode`` on the batch route."""
     field = QUERY_NAMES.get(field, field)
@@ -161,14 +179,24 @@ def install(app: APIGatewayRestResolver) -> None:
         if not is_json(app.current_event.headers.get("content-type", "")):
             return unsupported_media_type(error)
         batch = app.current_event.path == BATCH_PATH
-        details = describe(error.errors(), allowed_fields=HOUSE_COLUMNS,
+        errors = error.errors()
+        malformed = any(e.get("type") == "json_invalid" for e in errors)
+        shape = None if malformed else misdirected(app.current_event.json_body, batch=batch)
+        if shape:   # the body's own field errors would mislead; the query's still stand
+            errors = [e for e in errors if tuple(e.get("loc", ()))[:1] == ("query",)]
+        details = describe(errors, allowed_fields=HOUSE_COLUMNS,
                            top_level_fields=(BATCH_FIELD,) if batch else None, demographic_fields=_demographic_fields())
-        if any(e.get("type") == "json_invalid" for e in error.errors()):
+        if malformed:
             return error_response(400, "malformed_json", details[0].problem, details)
+        if shape:
+            details.append(ErrorDetail(field="body", problem=shape))
         return error_response(422, "invalid_input", _summary(details), details)
 
     @app.exception_handler(MinimalHouseError)
     def invalid_minimal_house(error: MinimalHouseError) -> Response:
+        shape = misdirected(app.current_event.json_body, batch=False)
+        if shape:
+            return error_response(422, "invalid_input", f"body: {shape}", [ErrorDetail(field="body", problem=shape)])
         details = describe(error.errors, allowed_fields=error.allowed_fields, demographic_fields=_demographic_fields())
         return error_response(422, "invalid_input", _summary(details), details)
 

@@ -46,7 +46,10 @@ def test_a_list_of_houses_sent_to_a_one_house_route_is_refused_not_priced_as_its
     status, answer = invoke(with_body(load_event(route), [house, house]))
 
     assert status == 422
-    assert answer["details"] == [{"field": "body", "problem": "expected a JSON object"}]
+    [detail] = answer["details"]
+    assert detail["field"] == "body"
+    assert "expected a JSON object (one house), got an array" in detail["problem"]
+    assert "/v1/predict/batch" in detail["problem"]
 
 
 @pytest.mark.parametrize(("route", "form"), [("predict", "bedrooms=4&bathrooms=1"), ("predict_minimal", "bedrooms=4")])
@@ -189,7 +192,52 @@ def test_a_list_of_batches_is_refused_not_priced_as_its_first():
     status, answer = invoke(with_body(load_event("predict_batch"), [{"instances": [house]}, {"instances": [house]}]))
 
     assert status == 422
-    assert answer["details"] == [{"field": "body", "problem": "expected a JSON object"}]
+    assert answer["details"] == [{"field": "body", "problem": 'expected a JSON object {"instances": [house, ...]}, '
+                                                             "got an array"}]
+
+
+def test_a_list_of_houses_sent_to_the_batch_route_is_told_to_wrap_them_not_given_a_field_list():
+    # Powertools validates an array's first item: without this, the answer listed every house field
+    # as unknown and "instances" as missing.
+    house = event_body("predict")
+
+    status, answer = invoke(with_body(load_event("predict_batch"), [house, house]))
+
+    assert status == 422
+    assert answer["details"] == [{"field": "body", "problem": 'expected a JSON object {"instances": [house, ...]}, '
+                                                             "got an array"}]
+
+
+def test_one_house_sent_to_the_batch_route_is_pointed_to_the_one_house_route():
+    status, answer = invoke(with_body(load_event("predict_batch"), event_body("predict")))
+
+    assert status == 422
+    [detail] = answer["details"]
+    assert detail["field"] == "body"
+    assert "got the fields of one house: POST it to /v1/predict" in detail["problem"]
+
+
+@pytest.mark.parametrize("route", ["predict", "predict_explain", "predict_minimal"])
+def test_a_batch_sent_to_a_one_house_route_is_pointed_to_the_batch_route(route):
+    status, answer = invoke(with_body(load_event(route), {"instances": [event_body("predict")]}))
+
+    assert status == 422
+    assert answer["details"] == [{"field": "body", "problem": 'this route prices one house, sent as its fields; '
+                                                             'POST {"instances": [...]} to /v1/predict/batch'}]
+
+
+def test_a_misdirected_body_still_reports_a_bad_query_parameter():
+    status, answer = invoke(with_body(load_event("predict_batch"), [event_body("predict")], as_of="2015-13-01"))
+
+    assert status == 422
+    assert [d["field"] for d in answer["details"]] == ["as_of", "body"]
+
+
+def test_an_empty_batch_body_still_names_the_missing_field():
+    status, answer = invoke(with_body(load_event("predict_batch"), {}))
+
+    assert status == 422
+    assert answer["details"] == [{"field": "instances", "problem": "Field required"}]
 
 
 @pytest.mark.parametrize("route", ["predict", "predict_batch"])
