@@ -20,15 +20,19 @@ and this house minus it).
 
 Training encodes its own houses out of fold (``model/gbm.py``), so no house sees its own price;
 serving describes a request against every training house.
+
+The nearest are found by ``pykdtree`` (one OpenMP thread), or, for versions saved before it, by
+scipy's ``cKDTree``: both give the same distances to the bit, but order houses at equal distances
+differently, so a version keeps the search it was trained with (``SEARCHES``; decision 023).
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.spatial import cKDTree
 
 KM_PER_DEGREE_LATITUDE = 111.2
 KM_PER_DEGREE_LONGITUDE = KM_PER_DEGREE_LATITUDE * float(np.cos(np.radians(47.5)))  # at King County
@@ -47,6 +51,27 @@ STORED = ("lat", "long", "sqft_living", "grade", "eff_year", "sqft_lot", "log_pr
 
 
 _KM_PER_DEGREE = np.array([KM_PER_DEGREE_LATITUDE, KM_PER_DEGREE_LONGITUDE])
+# The nearest-neighbour search a version was trained with; versions that name none used scipy.
+SEARCHES = ("pykdtree", "scipy")
+SEARCH = "pykdtree"           # what new versions use: it imports in 1 ms, scipy.spatial adds about 0.2 s
+SAVED_WITHOUT_SEARCH = "scipy"
+
+
+def kd_tree(points: np.ndarray, search: str) -> Any:
+    """A KD-tree over ``points`` whose ``query(points, k=...)`` answers (distances, indices), nearest first."""
+    if search == "pykdtree":
+        # pykdtree's OpenMP runtime (its own copy) starts one thread per core unless told otherwise
+        # when it loads; queries are per house, so one thread prices the same and does not fight
+        # the server's other processes for the cores. An explicit OMP_NUM_THREADS is respected.
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        from pykdtree.kdtree import KDTree
+
+        return KDTree(points)
+    if search == "scipy":
+        from scipy.spatial import cKDTree
+
+        return cKDTree(points)
+    raise ValueError(f"unknown nearest-neighbour search {search!r}; known: {', '.join(SEARCHES)}")
 
 
 def to_km(lat: np.ndarray, long: np.ndarray) -> np.ndarray:
@@ -86,9 +111,11 @@ class Neighbourhood:
 
     def __init__(self, *, lat: Sequence[float], long: Sequence[float], sqft_living: Sequence[float],
                  grade: Sequence[float], eff_year: Sequence[float], sqft_lot: Sequence[float],
-                 log_price_per_sqft: Sequence[float], regressors: Mapping[str, Sequence[float]] | None = None) -> None:
+                 log_price_per_sqft: Sequence[float], regressors: Mapping[str, Sequence[float]] | None = None,
+                 search: str = SEARCH) -> None:
         """``regressors``: name (a ``REGRESSOR_SCALES`` key) -> each training house's value, for the local
-        regression; ``describe`` then takes the house's own values after its ``attributes``."""
+        regression; ``describe`` then takes the house's own values after its ``attributes``.
+        ``search``: one of ``SEARCHES``."""
         regressors = dict(regressors or {})
         unknown = sorted(set(regressors) - set(REGRESSOR_SCALES))
         if unknown:
@@ -109,10 +136,19 @@ class Neighbourhood:
         self._values = np.vstack([s["log_price_per_sqft"], s["log_price_per_sqft"] + own[:, 0], own.T])
         self._scales = np.array([*ATTRIBUTES.values(), *(REGRESSOR_SCALES[name] for name in self.regressors)])
         self._ridge = np.diag([0.0] + [RIDGE] * len(self._scales))
-        self._tree = cKDTree(to_km(s["lat"], s["long"]))
+        self.search = search
+        self._tree = kd_tree(to_km(s["lat"], s["long"]), search)
 
     def __len__(self) -> int:
         return len(self.stored["lat"])
+
+    # Pickled only between training's worker processes; pykdtree's tree cannot be, so it is rebuilt.
+    def __getstate__(self) -> dict[str, Any]:
+        return {name: value for name, value in self.__dict__.items() if name != "_tree"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._tree = kd_tree(to_km(self.stored["lat"], self.stored["long"]), self.search)
 
     def describe(self, lat: np.ndarray, long: np.ndarray, own: np.ndarray) -> np.ndarray:
         """The ``column_names()`` columns for houses at ``lat``/``long`` whose ``attributes(...)`` are
@@ -159,9 +195,11 @@ class Neighbourhood:
         return np.linalg.solve(gram, moment)[:, :, 0]
 
     def to_json(self) -> dict[str, Any]:
-        return {**{name: values.tolist() for name, values in self.stored.items()}, "regressors": list(self.regressors)}
+        return {**{name: values.tolist() for name, values in self.stored.items()}, "regressors": list(self.regressors),
+                "search": self.search}
 
     @classmethod
     def from_json(cls, spec: Mapping[str, Any]) -> Neighbourhood:
         return cls(**{name: spec[name] for name in STORED},
-                   regressors={name: spec[name] for name in spec.get("regressors", ())})
+                   regressors={name: spec[name] for name in spec.get("regressors", ())},
+                   search=spec.get("search", SAVED_WITHOUT_SEARCH))

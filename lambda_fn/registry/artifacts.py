@@ -39,7 +39,7 @@ SIGNATURE_FILE = "metadata.json.sig"  # only in the registry's copy of a version
 LATEST_FILE = "LATEST"
 # The library that parses each format's files; its version must be the one the files were written with.
 FORMAT_LIBRARY = {"lightgbm-blend": "lightgbm", "sklearn-pickle": "scikit-learn"}
-LIBRARIES = ("numpy", "scipy", "lightgbm", "scikit-learn")
+LIBRARIES = ("numpy", "scipy", "pykdtree", "lightgbm", "scikit-learn")
 
 
 class ArtifactError(Exception):

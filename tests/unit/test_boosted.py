@@ -4,6 +4,8 @@ bit (the trained-model tests in tests/model cover the real data)."""
 
 from __future__ import annotations
 
+import os
+import pickle
 import subprocess
 import sys
 import threading
@@ -14,7 +16,7 @@ from scipy.spatial import cKDTree
 
 from lambda_fn.core.boosted import FEW_ROWS, BoostedPrices, house_attributes, import_lightgbm
 from lambda_fn.core.lightgbm_rows import RowPredictor
-from lambda_fn.core.neighbourhood import Neighbourhood, column_names, to_km
+from lambda_fn.core.neighbourhood import SEARCHES, Neighbourhood, column_names, kd_tree, to_km
 from model.gbm import MEMBERS, REGRESSORS, fit_boosted, inner_folds, neighbourhood
 
 MONTH_EFFECT = np.log(np.linspace(1.0, 1.10, 13))   # prices rise 10% from month 0 to month 12
@@ -115,6 +117,69 @@ def test_a_neighbourhood_saved_without_regressors_describes_as_it_did(fitted):
     assert older.regressors == ()
     assert np.array_equal(described, plain.describe(houses[:, LAT], houses[:, LONG], own))
     assert not np.array_equal(described, model.inputs(houses)[:, -len(column_names()):])
+
+
+def test_a_neighbourhood_saved_without_a_search_keeps_scipy_s_order_of_equally_near_houses(fitted):
+    # Versions saved before pykdtree were trained on cKDTree's order of houses at equal distances.
+    model, x, _ = fitted
+    spec = {name: values for name, values in model.neighbourhood.to_json().items() if name != "search"}
+    houses = x[:30]
+    own = house_attributes(houses, FEATURES, model.neighbourhood.regressors)
+
+    older = Neighbourhood.from_json(spec)
+
+    assert model.neighbourhood.search == "pykdtree"
+    assert older.search == "scipy"
+    with_scipy = Neighbourhood.from_json({**spec, "search": "scipy"})
+    assert np.array_equal(older.describe(houses[:, LAT], houses[:, LONG], own),
+                          with_scipy.describe(houses[:, LAT], houses[:, LONG], own))
+
+
+def test_pykdtree_finds_scipy_s_neighbours_at_the_same_distances_to_the_bit():
+    rng = np.random.default_rng(3)
+    points, queries = rng.uniform(0, 30, (5000, 2)), rng.uniform(0, 30, (300, 2))   # no two at equal distance
+
+    found = {search: kd_tree(points, search).query(queries, k=40) for search in SEARCHES}
+
+    (distances, nearest), (scipy_distances, scipy_nearest) = found["pykdtree"], found["scipy"]
+    assert np.array_equal(distances, scipy_distances)
+    assert np.array_equal(nearest, scipy_nearest)
+
+
+def test_an_unknown_search_is_refused(fitted):
+    model, _, _ = fitted
+
+    with pytest.raises(ValueError, match="unknown nearest-neighbour search 'ball-tree'"):
+        Neighbourhood.from_json({**model.neighbourhood.to_json(), "search": "ball-tree"})
+
+
+def test_a_pickled_neighbourhood_describes_as_the_original(fitted):
+    # Training's worker processes hand fitted models back pickled; pykdtree's tree is rebuilt.
+    model, x, _ = fitted
+    houses = x[:40]
+    own = house_attributes(houses, FEATURES, model.neighbourhood.regressors)
+
+    copied = pickle.loads(pickle.dumps(model.neighbourhood))
+
+    assert np.array_equal(copied.describe(houses[:, LAT], houses[:, LONG], own),
+                          model.neighbourhood.describe(houses[:, LAT], houses[:, LONG], own))
+
+
+def test_neighbour_queries_start_no_threads():
+    # pykdtree's OpenMP would start one thread per core for a many-house query; a server's processes
+    # would then fight over the cores. The process is fresh, so no earlier setting of OMP_NUM_THREADS helps.
+    script = ("import os, numpy as np\n"
+              "from lambda_fn.core.neighbourhood import kd_tree\n"
+              "tree = kd_tree(np.random.default_rng(0).uniform(0, 30, (5000, 2)), 'pykdtree')\n"
+              "before = len(os.listdir('/proc/self/task'))\n"
+              "tree.query(np.random.default_rng(1).uniform(0, 30, (20000, 2)), k=40)\n"
+              "print(before, len(os.listdir('/proc/self/task')))\n")
+    environment = {name: value for name, value in os.environ.items() if name != "OMP_NUM_THREADS"}
+
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, env=environment)
+
+    before, after = out.stdout.split()
+    assert after == before
 
 
 def test_each_member_sees_its_own_view_of_the_house(fitted):
