@@ -8,6 +8,7 @@ a client needs more: which fields exist, and that demographics are the service's
 
 from __future__ import annotations
 
+import binascii
 import difflib
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -211,6 +212,9 @@ def install(app: APIGatewayRestResolver) -> None:
         # Powertools parses form and multipart bodies itself before any route runs, and a malformed
         # one (multipart/form-data without a boundary) raises ValueError. This API takes only JSON;
         # any other ValueError is a bug.
+        if isinstance(error, binascii.Error):   # an event marked isBase64Encoded whose body is not base64
+            problem = "request body is marked as base64-encoded but is not valid base64"
+            return error_response(400, "malformed_json", problem, [ErrorDetail(field="body", problem=problem)])
         if is_json(app.current_event.headers.get("content-type", "")):
             return internal_error(error)
         return unsupported_media_type(error)

@@ -2,6 +2,7 @@
 
 Powertools turns ``json.JSONDecodeError`` into a validation error (answered 400 malformed_json)
 but lets anything else escape as a 500. ``json.loads`` also raises RecursionError (deep nesting),
+TypeError (a body that is not text, as in a hand-made Lambda event),
 ValueError (integers over 4,300 digits), accepts NaN / Infinity, which are not JSON at all, and
 keeps the last of duplicate keys, so ``{"bedrooms": 4, ..., "bedrooms": 9}`` would silently price
 9 bedrooms: a duplicate key is refused instead.
@@ -36,5 +37,7 @@ def parse_json_body(text: str) -> Any:
         raise
     except RecursionError as error:
         raise json.JSONDecodeError("nested too deeply", text, 0) from error
+    except TypeError as error:   # a hand-made Lambda event whose body is already an object, not text
+        raise json.JSONDecodeError(f"the body is a {type(text).__name__}, not JSON text", "", 0) from error
     except ValueError as error:
         raise json.JSONDecodeError(str(error), text, 0) from error

@@ -39,6 +39,30 @@ def test_a_body_that_is_not_utf8_is_malformed_json():
     assert "not UTF-8" in answer["message"]
 
 
+def test_an_event_whose_body_is_an_object_not_text_is_malformed_not_a_server_error():
+    # API Gateway always sends the body as text; a direct invocation with a hand-made event may not.
+    event = load_event("predict")
+    event["body"] = event_body("predict")
+
+    status, answer = invoke(event)
+
+    assert status == 400
+    assert answer["error"] == "malformed_json"
+    assert "not JSON text" in answer["message"]
+
+
+def test_a_body_marked_base64_that_is_not_is_malformed_not_a_server_error():
+    # API Gateway never sends one; a direct invocation with a hand-made event can.
+    event = load_event("predict")
+    event["body"], event["isBase64Encoded"] = "!!! not base64", True
+
+    status, answer = invoke(event)
+
+    assert status == 400
+    assert answer["error"] == "malformed_json"
+    assert "base64" in answer["message"]
+
+
 @pytest.mark.parametrize("route", ["predict", "predict_minimal"])
 def test_a_list_of_houses_sent_to_a_one_house_route_is_refused_not_priced_as_its_first(route):
     house = event_body(route)
