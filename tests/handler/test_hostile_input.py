@@ -8,6 +8,8 @@ import json
 
 import pytest
 
+from lambda_fn.api.asgi import LocalContext
+from lambda_fn.api.handler import lambda_handler
 from lambda_fn.core.features import HOUSE_COLUMNS
 from lambda_fn.observability import logger
 from tests.helpers import event_body, invoke, load_event, with_body
@@ -286,3 +288,13 @@ def test_thousands_of_unknown_fields_get_a_short_answer_naming_the_first_twenty(
     assert answer["details"][0]["field"] == "extra_0" and "unknown field" in answer["details"][0]["problem"]
     assert answer["details"][-1] == {"field": "body", "problem": "and 24980 more problems not listed"}
     assert len(json.dumps(answer)) < 20_000
+
+
+def test_an_answer_naming_a_non_ascii_field_is_utf8_json_naming_it_as_sent():
+    house = {**event_body("predict"), "b\u00e9drooms": 4}
+
+    response = lambda_handler(with_body(load_event("predict"), house), LocalContext(aws_request_id="utf8"))
+
+    assert response["statusCode"] == 422
+    assert "b\u00e9drooms" in response["body"]   # written as UTF-8, not as a \u escape
+    assert any(d["field"] == "b\u00e9drooms" for d in json.loads(response["body"])["details"])
