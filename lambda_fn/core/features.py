@@ -103,7 +103,8 @@ class FeatureBuilder:
         self._quotient_positions = np.array([i for i, *_ in quotients], dtype=np.intp)
         self._numerators = np.array([read_at[top] for _, top, _, _ in quotients], dtype=np.intp)
         self._denominators = np.array([read_at[bottom] for _, _, bottom, _ in quotients], dtype=np.intp)
-        self._at_least_one = np.array([at_least_one for *_, at_least_one in quotients], dtype=bool)
+        # Each denominator's floor: 1 where it counts as at least 1, else -inf (np.maximum leaves it as is).
+        self._denominator_floors = np.array([1.0 if at_least_one else -np.inf for *_, at_least_one in quotients])
         self._lat_long = (read_at["lat"], read_at["long"]) if axes else None
         self._market_position = features.index(MARKET_MONTH) if MARKET_MONTH in features else None
         demographic_positions = [i for i, f in enumerate(features)
@@ -135,11 +136,10 @@ class FeatureBuilder:
         read = read.reshape(len(houses), len(self._read))
         x[:, self._copy_to] = read[:, self._copy_from]
         if self._lat_long is not None:
-            lat, long = (read[:, [j]] for j in self._lat_long)
+            lat, long = (read[:, j:j + 1] for j in self._lat_long)
             x[:, self._axis_positions] = lat * self._axis_cos + long * self._axis_sin
         if len(self._quotient_positions):
-            bottoms = read[:, self._denominators]
-            bottoms[:, self._at_least_one] = np.maximum(bottoms[:, self._at_least_one], 1)
+            bottoms = np.maximum(read[:, self._denominators], self._denominator_floors)
             x[:, self._quotient_positions] = read[:, self._numerators] / bottoms
         for position, inputs, compute in self._derived:
             x[:, position] = compute(*(read[:, j] for j in inputs))
