@@ -141,8 +141,7 @@ def predict(house: House, model: ModelChoice = None, as_of: AsOf = None) -> Pred
 def predict_batch(batch: BatchRequest, model: ModelChoice = None, as_of: AsOf = None) -> BatchResponse:
     errors.require_json_object(app.current_event)
     predictor = get_model_store().get(model)
-    # One call for every house; each house's fields as validated (``vars``: what model_dump would
-    # copy, read in place, 1.2 ms less for 1,000 houses).
+    # One call for every house; each house's validated fields read in place (``vars``), not copied.
     pricing = _price([vars(house) for house in batch.instances], predictor, as_of)
     return BatchResponse(predictions=priced_houses(pricing, predictor.interval_coverage),
                          market_month=pricing.market_month, model=_model_ref(predictor), warnings=_warnings(pricing))

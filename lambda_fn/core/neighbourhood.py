@@ -157,7 +157,7 @@ class Neighbourhood:
         Written as a few whole-array steps rather than one numpy call per column: for one house,
         numpy's per-call overhead is most of the cost. The arrays' memory layouts are part of the
         arithmetic: matmul picks its BLAS path by them, and writing the same values in another layout
-        moved columns by up to 7e-13, so a rewrite must be compared bit for bit with this one."""
+        moved columns in their last bits, so a rewrite must be compared bit for bit with this one."""
         count = len(lat)
         # A 2-D query with an integer k answers houses x LOCAL, nearest first.
         distance, nearest = self._tree.query(to_km(lat, long), k=LOCAL)
