@@ -97,6 +97,8 @@ def describe(errors: Iterable[dict[str, Any]], *, allowed_fields: Sequence[str],
         if kind == "json_invalid":
             problem = f"request body is not valid JSON: {error.get('ctx', {}).get('error', problem)}"
             loc = ("body",)
+        elif loc[:1] == ("query",) and isinstance(error.get("input"), list):   # ?as_of=A&as_of=B: which one?
+            problem = f"given {len(error['input'])} times; give it once"
         elif kind == "extra_forbidden" and loc and loc[-1] in demographic_fields:
             problem = ("demographic fields must not be sent: the service adds them from the zipcode "
                        "(send only the house's own attributes)")
@@ -137,6 +139,13 @@ def misdirected(body: Any, *, batch: bool) -> str | None:
     return None
 
 
+def compressed(event: APIGatewayProxyEvent) -> str | None:
+    """The body's Content-Encoding if it is compressed (this API reads bodies as sent: API Gateway
+    passes them through, and the local server does too); None for none or ``identity``."""
+    encoding = (event.headers.get("content-encoding") or "").strip()
+    return None if encoding.lower() in ("", "identity") else encoding[:40]
+
+
 def client_field(field: str, row: int | None, path: str) -> str:
     """The core's (field, row) as the client wrote it: ``instances[3].zipcode`` on the batch route."""
     field = QUERY_NAMES.get(field, field)
@@ -168,6 +177,11 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(RequestUnsupportedContentType)
     def unsupported_media_type(error: Exception) -> Response:
+        encoding = compressed(app.current_event)
+        if encoding:
+            problem = f"Content-Encoding '{encoding}' is not accepted: send the JSON body uncompressed"
+            return error_response(415, "unsupported_media_type", problem,
+                                  [ErrorDetail(field="Content-Encoding", problem=problem)])
         content_type = app.current_event.headers.get("content-type", "")
         problem = (f"Content-Type '{content_type}' is not accepted: send the body as JSON with "
                    "Content-Type: application/json")
@@ -188,6 +202,8 @@ def install(app: APIGatewayRestResolver) -> None:
         details = describe(errors, allowed_fields=HOUSE_COLUMNS,
                            top_level_fields=(BATCH_FIELD,) if batch else None, demographic_fields=_demographic_fields())
         if malformed:
+            if compressed(app.current_event):
+                return unsupported_media_type(error)
             return error_response(400, "malformed_json", details[0].problem, details)
         if shape:
             details.append(ErrorDetail(field="body", problem=shape))
@@ -236,6 +252,8 @@ def install(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(UnicodeDecodeError)
     def undecodable_body(error: UnicodeDecodeError) -> Response:
+        if compressed(app.current_event):   # a gzip body is never UTF-8: say why it was not read
+            return unsupported_media_type(error)
         problem = "request body is not valid JSON: it is not UTF-8 text"
         return error_response(400, "malformed_json", problem, [ErrorDetail(field="body", problem=problem)])
 

@@ -12,8 +12,10 @@ cross-field checks that apply to those fields.
 
 from __future__ import annotations
 
+import calendar
 import datetime
 import re
+import time
 from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Annotated, Any, ClassVar
@@ -62,8 +64,26 @@ def _zipcode(value: Any) -> Any:
     return value
 
 
+_this_year_span: tuple[int, float, float] = (0, 0.0, 0.0)   # a year in UTC, its first and last second (epoch)
+
+
+def this_year() -> int:
+    """The current year in UTC, as the day a price is asked on (``core.market.today``).
+
+    Worked out again only when the clock leaves the year last worked out: a batch asks for it
+    twice per house, and ``datetime.date.today()`` per house was a visible share of its validation."""
+    global _this_year_span
+    year, starts, ends = _this_year_span
+    now = time.time()
+    if not starts <= now < ends:
+        year = time.gmtime(now).tm_year
+        _this_year_span = (year, float(calendar.timegm((year, 1, 1, 0, 0, 0))),
+                           float(calendar.timegm((year + 1, 1, 1, 0, 0, 0))))
+    return year
+
+
 def _not_in_future(year: int) -> int:
-    if year > datetime.date.today().year + 1:
+    if year > this_year() + 1:
         raise ValueError(f"year {year} is in the future")
     return year
 
@@ -88,7 +108,7 @@ def _check_living_area(house: BaseModel) -> None:
 
 
 def _check_renovation(house: BaseModel) -> None:
-    if house.yr_renovated and not house.yr_built <= house.yr_renovated <= datetime.date.today().year:
+    if house.yr_renovated and not house.yr_built <= house.yr_renovated <= this_year():
         raise ValueError(f"yr_renovated ({house.yr_renovated}) must be 0 or a past year no earlier than "
                          f"yr_built ({house.yr_built})")
 

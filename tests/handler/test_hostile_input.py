@@ -4,6 +4,7 @@ or a price for something other than what was sent."""
 from __future__ import annotations
 
 import base64
+import gzip
 import json
 
 import pytest
@@ -98,6 +99,44 @@ def test_query_string_mistakes_do_not_silently_fall_back_to_the_default_model(qu
 
     assert got == status
     assert words in answer["message"]
+
+
+@pytest.mark.parametrize(("name", "values"), [("model", ["basic", "gbm"]), ("as_of", ["2015-01-01", "2015-03-01"])])
+def test_a_query_parameter_given_twice_is_refused_saying_so(name, values):
+    # API Gateway and the local server keep every value; which one a client meant cannot be guessed.
+    event = with_body(load_event("predict"), event_body("predict"), **{name: values[-1]})
+    event["multiValueQueryStringParameters"] = {name: values}
+
+    status, answer = invoke(event)
+
+    assert status == 422
+    assert answer["details"] == [{"field": name, "problem": "given 2 times; give it once"}]
+
+
+@pytest.mark.parametrize("route", ["predict", "predict_batch"])
+def test_a_compressed_body_is_refused_with_415_naming_the_encoding(route):
+    event = load_event(route)
+    event["body"] = base64.b64encode(gzip.compress(event["body"].encode())).decode()
+    event["isBase64Encoded"] = True
+    event["headers"]["Content-Encoding"] = "gzip"
+    event["multiValueHeaders"]["Content-Encoding"] = ["gzip"]
+
+    status, answer = invoke(event)
+
+    assert status == 415
+    assert answer["details"] == [{"field": "Content-Encoding", "problem": "Content-Encoding 'gzip' is not accepted: "
+                                                                          "send the JSON body uncompressed"}]
+
+
+def test_a_body_labelled_compressed_that_is_not_valid_json_is_told_about_the_encoding():
+    # deflate or brotli bytes may happen to be UTF-8; they are still not JSON
+    event = with_body(load_event("predict"), "x\x9c+I-.")
+    event["headers"]["Content-Encoding"] = "deflate"
+
+    status, answer = invoke(event)
+
+    assert status == 415
+    assert "Content-Encoding 'deflate'" in answer["message"]
 
 
 @pytest.mark.parametrize(("event", "query", "words"), [
