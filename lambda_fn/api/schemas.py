@@ -58,10 +58,13 @@ def _whole_number(value: Any) -> Any:
 
 
 def _zipcode(value: Any) -> Any:
-    # Zipcodes arrive as 98118 (the client's CSV) or "98118" (most JSON writers); both mean one thing.
-    if isinstance(value, str) and len(value) == 5 and value.isascii() and value.isdigit():
-        return int(value)
-    return value
+    # Zipcodes arrive as 98118 (the client's CSV), "98118" (most JSON writers) or 98118.0 (a
+    # float column of a data frame); all mean one thing. Other text is not guessed at.
+    if isinstance(value, str):
+        if len(value) == 5 and value.isascii() and value.isdigit():
+            return int(value)
+        raise ValueError(f"expected a 5-digit zipcode, e.g. 98118 or \"98118\"; got {value[:40]!r}")
+    return _whole_number(value)
 
 
 _this_year_span: tuple[int, float, float] = (0, 0.0, 0.0)   # a year in UTC, its first and last second (epoch)

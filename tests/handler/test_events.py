@@ -124,7 +124,9 @@ def test_batch_of_1000_is_priced_and_1001_is_refused():
     ("floors", 0, "greater than or equal to 1"),
     ("grade", 14, "less than or equal to 13"),
     ("yr_built", 2999, "in the future"),
-    ("zipcode", "9811", "valid integer"),
+    ("zipcode", "9811", "expected a 5-digit zipcode, e.g. 98118 or \"98118\"; got '9811'"),
+    ("zipcode", "98118-1234", "expected a 5-digit zipcode"),
+    ("zipcode", 98118.5, "valid integer"),
     ("zipcode", 10001, "greater than or equal to 98001"),
 ])
 def test_impossible_or_mistyped_values_are_refused(field, value, words):
@@ -136,7 +138,8 @@ def test_impossible_or_mistyped_values_are_refused(field, value, words):
     assert any(d["field"] == field and words in d["problem"] for d in body["details"]), body
 
 
-@pytest.mark.parametrize(("field", "value"), [("sqft_living", 1680.0), ("zipcode", "98118"), ("bathrooms", 1)])
+@pytest.mark.parametrize(("field", "value"), [("sqft_living", 1680.0), ("zipcode", "98118"), ("zipcode", 98118.0),
+                                             ("bathrooms", 1)])
 def test_equivalent_spellings_of_a_value_price_the_same(field, value):
     house = {**event_body("predict"), field: value}
 
