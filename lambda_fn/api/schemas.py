@@ -74,7 +74,8 @@ def this_year() -> int:
     """The current year in UTC, as the day a price is asked on (``core.market.today``).
 
     Worked out again only when the clock leaves the year last worked out: a batch asks for it
-    twice per house, and ``datetime.date.today()`` per house was a visible share of its validation."""
+    once or twice per house, and ``datetime.date.today()`` each time was a visible share of its
+    validation."""
     global _this_year_span
     year, starts, ends = _this_year_span
     now = time.time()
