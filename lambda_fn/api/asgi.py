@@ -13,6 +13,8 @@ Contract:
   in a background thread, so no request waits for a download or a smoke test.
 - Metrics gather across requests and are flushed every ``METRICS_SECONDS`` and at shutdown, by
   the loop's thread (the one that adds them), rather than after every request as in Lambda.
+- Every answer carries ``X-Request-Id``: the id its log lines carry as ``correlation_id`` and a
+  500 names, so a client can quote it (API Gateway answers with the same id as ``x-amzn-RequestId``).
 """
 
 from __future__ import annotations
@@ -174,10 +176,15 @@ def _response_headers(response: dict[str, Any]) -> list[tuple[bytes, bytes]]:
     return [(name, value) for name, value in pairs if name != b"content-length"]
 
 
-async def _refuse(send: Send, refusal: BodyRefused) -> None:
+async def _refuse(send: Send, refusal: BodyRefused, request_id: str) -> None:
     body = {"error": refusal.error, "message": f"body {refusal.problem}",
             "details": [{"field": "body", "problem": refusal.problem}]}
-    await _send(send, refusal.status, [*JSON_HEADERS, (b"connection", b"close")], json.dumps(body).encode())
+    await _send(send, refusal.status, [*JSON_HEADERS, (b"connection", b"close"), _request_id_header(request_id)],
+                json.dumps(body).encode())
+
+
+def _request_id_header(request_id: str) -> tuple[bytes, bytes]:
+    return b"x-request-id", request_id.encode("ascii")
 
 
 async def _flush_metrics_every(seconds: float) -> None:
@@ -215,16 +222,16 @@ async def application(scope: Scope, receive: Receive, send: Send) -> None:
         return
     if scope["type"] != "http":
         return
+    request_id = str(uuid.uuid4())
     try:
         body = await read_body(scope, receive)
     except BodyRefused as refusal:
-        await _refuse(send, refusal)
+        await _refuse(send, refusal, request_id)
         return
     except ConnectionResetError:
         return
-    request_id = str(uuid.uuid4())
     # Synchronous on purpose: the loop's thread runs one handler at a time (see the module's contract).
     response = http_handler(to_event(scope, body, request_id), LocalContext(aws_request_id=request_id))
     text = response.get("body") or ""
     payload = base64.b64decode(text) if response.get("isBase64Encoded") else text.encode("utf-8")
-    await _send(send, response["statusCode"], _response_headers(response), payload)
+    await _send(send, response["statusCode"], [*_response_headers(response), _request_id_header(request_id)], payload)

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+import uuid
 
 import pytest
 
@@ -98,11 +99,13 @@ def _connection(base_url: str) -> http.client.HTTPConnection:
 
 
 @pytest.mark.parametrize("path", ["/v1/health", "/v1/nothing-here"])
-def test_answers_name_no_server_and_forbid_sniffing(base_url, path):
+def test_answers_name_no_server_forbid_sniffing_and_carry_a_request_id(base_url, path):
     _, headers, _ = request(f"{base_url}{path}")   # an answer and an error answer alike
+    _, again, _ = request(f"{base_url}{path}")
 
     assert "Server" not in headers, dict(headers)
     assert headers["X-Content-Type-Options"] == "nosniff"
+    assert uuid.UUID(headers["X-Request-Id"]) != uuid.UUID(again["X-Request-Id"])
 
 
 @pytest.mark.parametrize("path", ["/v1/predict%2fbatch", "/v1/predict%2Fbatch", "/v1%2Fpredict"])

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+import uuid
 
 import pytest
 
@@ -88,6 +89,36 @@ def test_answers_equal_the_lambda_handler_and_carry_a_content_length():
     assert json.loads(payload) == invoke(load_event("predict"))[1]
     assert headers[b"content-length"] == str(len(payload)).encode()
     assert headers[b"x-content-type-options"] == b"nosniff"
+
+
+def test_every_answer_carries_its_own_request_id_the_one_a_500_names(monkeypatch):
+    # Given a prediction core that fails in a way nobody planned for
+    from lambda_fn.core.predictor import Predictor
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("unplanned")
+
+    body = json.dumps(event_body("predict")).encode()
+    scope = _scope("POST", "/v1/predict", headers=[("Content-Type", "application/json")])
+    _, healthy, _ = asyncio.run(_call(_scope(), _receiver(b"")))
+    monkeypatch.setattr(Predictor, "price", broken)
+
+    # When a client asks for a price
+    status, headers, payload = asyncio.run(_call(scope, _receiver(body)))
+
+    # Then the 500 names the id its answer carries, which no other answer had
+    request_id = headers[b"x-request-id"].decode()
+    assert status == 500 and request_id in json.loads(payload)["message"]
+    assert uuid.UUID(request_id) and healthy[b"x-request-id"].decode() != request_id
+
+
+def test_a_refused_body_also_carries_a_request_id(monkeypatch):
+    monkeypatch.setattr(asgi, "MAX_BODY_BYTES", 10)
+    scope = _scope("POST", "/v1/predict", headers=[("Content-Type", "application/json")])
+
+    status, headers, _ = asyncio.run(_call(scope, _receiver(b"x" * 20)))
+
+    assert status == 413 and uuid.UUID(headers[b"x-request-id"].decode())
 
 
 def test_the_handler_runs_one_request_at_a_time_after_each_body_is_whole(monkeypatch):
