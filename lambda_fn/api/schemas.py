@@ -63,11 +63,11 @@ def _zipcode(value: Any) -> Any:
     if isinstance(value, str):
         if len(value) == 5 and value.isascii() and value.isdigit():
             return int(value)
-        raise ValueError(f"expected a 5-digit zipcode, e.g. 98118 or \"98118\"; got {value[:40]!r}")
+        raise ValueError(f"expected a 5-digit zipcode such as 98118, as a number or as text; got {value[:40]!r}")
     return _whole_number(value)
 
 
-_this_year_span: tuple[int, float, float] = (0, 0.0, 0.0)   # a year in UTC, its first and last second (epoch)
+_this_year_span: tuple[int, float, float] = (0, 0.0, 0.0)   # a year in UTC, the epoch seconds it starts and ends at
 
 
 def this_year() -> int:

@@ -124,7 +124,7 @@ def test_batch_of_1000_is_priced_and_1001_is_refused():
     ("floors", 0, "greater than or equal to 1"),
     ("grade", 14, "less than or equal to 13"),
     ("yr_built", 2999, "in the future"),
-    ("zipcode", "9811", "expected a 5-digit zipcode, e.g. 98118 or \"98118\"; got '9811'"),
+    ("zipcode", "9811", "expected a 5-digit zipcode such as 98118, as a number or as text; got '9811'"),
     ("zipcode", "98118-1234", "expected a 5-digit zipcode"),
     ("zipcode", 98118.5, "valid integer"),
     ("zipcode", 10001, "greater than or equal to 98001"),
