@@ -14,7 +14,7 @@ Contract:
 - Metrics gather across requests and are flushed every ``METRICS_SECONDS`` and at shutdown, by
   the loop's thread (the one that adds them), rather than after every request as in Lambda.
 - Every answer carries ``X-Request-Id``: the id its log lines carry as ``correlation_id`` and a
-  500 names, so a client can quote it (API Gateway answers with the same id as ``x-amzn-RequestId``).
+  500 names, so a client can quote it (API Gateway's documented ``x-amzn-RequestId`` carries that id there).
 """
 
 from __future__ import annotations
