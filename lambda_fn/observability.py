@@ -1,11 +1,13 @@
 """The Powertools logger, tracer and metrics shared by every module (configured by environment:
 POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, POWERTOOLS_LOG_LEVEL, ...)."""
 
+import functools
 import io
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
+from contextvars import ContextVar
+from typing import Any, TypeVar
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -52,6 +54,35 @@ def count(name: str, value: float, *, model_version: str) -> None:
     if labelled != model_version:   # already labelled so since the last flush: nothing to add
         metrics.add_dimension(name="model_version", value=model_version)
     metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+
+# True while a Lambda invocation runs: its metric document is printed when it ends, and holds only its own.
+_document_of_one_invocation: ContextVar[bool] = ContextVar("document_of_one_invocation", default=False)
+
+
+def metrics_per_invocation(handler: Callable[[Any, Any], T]) -> Callable[[Any, Any], T]:
+    """``metrics.log_metrics`` (with the cold-start metric) for a Lambda handler: the metrics an
+    invocation gathers, and what ``describe_request`` adds, are printed as one EMF document when it ends."""
+    logged = metrics.log_metrics(capture_cold_start_metric=True)(handler)
+
+    @functools.wraps(handler)
+    def invoke(event: Any, context: Any) -> T:
+        token = _document_of_one_invocation.set(True)
+        try:
+            return logged(event, context)
+        finally:
+            _document_of_one_invocation.reset(token)
+    return invoke
+
+
+def describe_request(**facts: Any) -> None:
+    """Facts about the request being answered (its ids, the model, the houses) as metadata of its
+    metric document: searchable in the logs beside its metrics, never a dimension, and no log line
+    of their own. Only inside ``metrics_per_invocation``; elsewhere (the HTTP server) a document
+    gathers a minute of requests, which no one request's facts may label, and nothing is added."""
+    if _document_of_one_invocation.get():
+        for key, value in facts.items():
+            metrics.add_metadata(key=key, value=value)
 
 
 def flush_metrics() -> None:

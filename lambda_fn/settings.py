@@ -9,8 +9,9 @@
     MODEL_REFRESH_SECONDS  how long a pointer read is trusted, and the pause after a failed swap
                            (default 30; 0 reads the pointer on every request, for tests)
     MODEL_DOWNLOAD_DIR     where registry versions are downloaded before loading (default /tmp/...)
-    LOG_PREDICTIONS        "1" (default): a ``priced houses`` log line per priced request, naming the
-                           model version; "0": none (the HTTP server's default, ``lambda_fn.api.serve``)
+    LOG_PREDICTIONS        "1": a ``priced houses`` log line per priced request, naming the model
+                           version; "0" (default): none. In Lambda the invocation's metric document
+                           names them anyway (``observability.describe_request``)
 
 An empty variable counts as unset; a malformed one fails the cold start with pydantic's message.
 """
@@ -41,7 +42,7 @@ class Settings(BaseSettings):
     refresh_seconds: int = Field(30, ge=0, le=3600, validation_alias="MODEL_REFRESH_SECONDS")
     # Lambda's only writable folder is /tmp; ECS tasks run as a non-root user who can write there too.
     download_dir: Path = Field(Path(tempfile.gettempdir()) / "model-registry", validation_alias="MODEL_DOWNLOAD_DIR")
-    log_predictions: bool = Field(True, validation_alias="LOG_PREDICTIONS")
+    log_predictions: bool = Field(False, validation_alias="LOG_PREDICTIONS")
 
     @property
     def registry_enabled(self) -> bool:

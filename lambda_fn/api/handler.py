@@ -43,7 +43,7 @@ from lambda_fn.api.schemas import (
 )
 from lambda_fn.core.market import today
 from lambda_fn.core.predictor import Predictor, Pricing
-from lambda_fn.observability import count, logger, metrics, traced, traced_handler
+from lambda_fn.observability import count, describe_request, logger, metrics_per_invocation, traced, traced_handler
 from lambda_fn.registry.serving import get_model_store
 from lambda_fn.settings import get_settings
 
@@ -108,12 +108,15 @@ def _price(houses: list[dict], predictor: Predictor, as_of: datetime.date | None
 
 
 def _record(pricing: Pricing, predictor: Predictor, asked_on: datetime.date, message: str) -> None:
+    """Count the prices per model version; in Lambda, name the request and what priced it on the
+    invocation's metric document (decision 024); a log line too where ``LOG_PREDICTIONS`` asks."""
     count("Predictions", len(pricing.prices), model_version=predictor.version)
-    if not get_settings().log_predictions:   # the line is a tenth of a one-house request's time
-        return
-    # On this line only, not appended to the logger: no key of one request can label the next's lines.
-    logger.info(message, extra={"model_name": predictor.name, "model_version": predictor.version,
-                                "houses": len(pricing.prices), "asked_on": asked_on.isoformat()})
+    facts = {"model_name": predictor.name, "houses": len(pricing.prices), "asked_on": asked_on.isoformat()}
+    describe_request(correlation_id=logger.get_correlation_id(), path=app.current_event.path,
+                     function_request_id=getattr(app.lambda_context, "aws_request_id", None), **facts)
+    if get_settings().log_predictions:
+        # On this line only, not appended to the logger: no key of one request can label the next's lines.
+        logger.info(message, extra={**facts, "model_version": predictor.version})
 
 
 def _warnings(pricing: Pricing) -> list[dict[str, str]]:
@@ -202,7 +205,7 @@ def model_metadata(model: ModelChoice = None) -> dict:
 # clear_state: keys appended in one invocation must not label the next one's logs.
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
 @traced_handler
-@metrics.log_metrics(capture_cold_start_metric=True)
+@metrics_per_invocation
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
     """Lambda's entry point: metrics are flushed after every invocation, as Lambda needs."""
     return app.resolve(normalise_content_type(event), context)

@@ -8,10 +8,10 @@ Environment (read once, at start):
     MAX_CONNECTIONS     open connections per worker before new ones get 503 (default 1000)
     ACCESS_LOG          "1" prints uvicorn's access line per request (off: CloudWatch and the
                         ALB's own access logs already count requests, and the line costs time)
-    LOG_PREDICTIONS     "1" logs the app's ``priced houses`` line per priced request, as Lambda
-                        does (``lambda_fn.settings``); off here by default for the same reasons:
-                        the ``Predictions`` metric counts them per model version, and the line
-                        took about a tenth of a one-house request's time
+    LOG_PREDICTIONS     "1" logs the app's ``priced houses`` line per priced request
+                        (``lambda_fn.settings``); off by default for the same reasons: the
+                        ``Predictions`` metric counts them per model version, and the line took
+                        about a tenth of a one-house request's time
 
     python -m lambda_fn.api.serve
 """
@@ -24,9 +24,6 @@ from collections.abc import Mapping
 import uvicorn
 
 APP = "lambda_fn.api.asgi:application"
-# The server's defaults for settings the app itself reads (``lambda_fn.settings``), where they differ
-# from Lambda's; the workers inherit the environment.
-SERVER_DEFAULTS = {"LOG_PREDICTIONS": "0"}
 
 
 def server_options(environ: Mapping[str, str] = os.environ) -> dict:
@@ -47,8 +44,6 @@ def server_options(environ: Mapping[str, str] = os.environ) -> dict:
 
 
 def main() -> None:
-    for name, value in SERVER_DEFAULTS.items():
-        os.environ.setdefault(name, value)
     uvicorn.run(APP, **server_options())
 
 

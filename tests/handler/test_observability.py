@@ -4,47 +4,65 @@ from __future__ import annotations
 
 import io
 
+from lambda_fn.api.asgi import LocalContext
+from lambda_fn.api.handler import http_handler, lambda_handler
+from lambda_fn.observability import flush_metrics
 from tests.helpers import invoke, json_lines, load_event
 
 
-def test_logs_carry_the_request_id_and_the_model_version(log_lines):
+def test_a_lambda_invocations_metric_document_names_the_request_and_what_priced_it(capsys, log_lines):
+    event = load_event("predict")
+    context = LocalContext(aws_request_id="invocation-1")
+
+    lambda_handler(event, context)
+    [document] = _predictions(capsys.readouterr().out)
+
+    assert document["correlation_id"] == event["requestContext"]["requestId"]
+    assert document["function_request_id"] == "invocation-1"
+    assert document["path"] == "/v1/predict"
+    assert document["model_name"] == "gbm" and document["model_version"]
+    assert document["houses"] == 1 and document["asked_on"]
+    dimensions = document["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0]
+    assert "correlation_id" not in dimensions   # searchable in the logs, not a metric dimension
+    assert not [line for line in log_lines() if line.get("message") == "priced houses"]   # one line, not two
+
+
+def test_the_next_invocations_document_names_only_its_own_request(capsys):
+    first, second = load_event("predict"), load_event("predict_batch")
+    first["requestContext"]["requestId"], second["requestContext"]["requestId"] = "first", "second"
+
+    lambda_handler(first, LocalContext(aws_request_id="a"))
+    lambda_handler(second, LocalContext(aws_request_id="b"))
+    lambda_handler(load_event("bad_missing_field"), LocalContext(aws_request_id="c"))   # prices nothing
+
+    documents = _predictions(capsys.readouterr().out)
+    assert [(d["correlation_id"], d["function_request_id"], d["houses"]) for d in documents] == [
+        ("first", "a", 1), ("second", "b", 5)]
+
+
+def test_log_predictions_adds_a_log_line_naming_the_request_and_the_model_version(monkeypatch, log_lines):
+    monkeypatch.setenv("LOG_PREDICTIONS", "1")
     event = load_event("predict")
 
     invoke(event)
-    lines = log_lines()
 
-    priced = [line for line in lines if line.get("message") == "priced houses"]
-    assert priced, lines
-    assert priced[0]["correlation_id"] == event["requestContext"]["requestId"]
-    assert priced[0]["model_version"]
-    assert priced[0]["houses"] == 1
+    [priced] = [line for line in log_lines() if line.get("message") == "priced houses"]
+    assert priced["correlation_id"] == event["requestContext"]["requestId"]
+    assert priced["model_version"] and priced["model_name"] == "gbm" and priced["houses"] == 1
 
 
-def test_log_predictions_off_drops_the_line_but_still_counts_the_prediction(monkeypatch, capsys, log_lines):
-    from lambda_fn import settings
+def test_the_http_servers_gathered_document_names_no_request(capsys, log_lines):
+    for request_id in ("first", "second"):
+        event = load_event("predict")
+        event["requestContext"]["requestId"] = request_id
+        http_handler(event, LocalContext(aws_request_id=request_id))
 
-    monkeypatch.setenv("LOG_PREDICTIONS", "0")
-    settings.get_settings.cache_clear()
+    flush_metrics()
 
-    status, _ = invoke(load_event("predict"))
-
-    assert status == 200
-    assert not [line for line in log_lines() if line.get("message") == "priced houses"]
-    assert [line for line in json_lines(capsys.readouterr().out) if "Predictions" in line]
-
-
-def test_the_http_server_logs_no_line_per_prediction_unless_asked(monkeypatch):
-    from lambda_fn.api import serve
-
-    started = []
-    monkeypatch.setattr(serve.uvicorn, "run", lambda app, **options: started.append(dict(serve.os.environ)))
-    environ = {name: value for name, value in serve.os.environ.items() if name != "LOG_PREDICTIONS"}
-    monkeypatch.setattr(serve.os, "environ", environ)   # what main() sets stays in this copy
-    serve.main()
-    environ["LOG_PREDICTIONS"] = "1"
-    serve.main()
-
-    assert [environ["LOG_PREDICTIONS"] for environ in started] == ["0", "1"]
+    [document] = _predictions(capsys.readouterr().out)
+    assert document["Predictions"] == [1.0, 1.0]
+    assert not {"correlation_id", "function_request_id", "houses"} & document.keys()
+    assert not [line for line in log_lines() if line.get("message") == "priced houses"]   # LOG_PREDICTIONS is off
 
 
 def test_predictions_are_counted_per_model_version(capsys):
@@ -97,10 +115,6 @@ def _predictions(stdout: str) -> list[dict]:
 
 
 def test_the_http_server_gathers_metrics_and_flushes_them_as_one_document(capsys):
-    from lambda_fn.api.asgi import LocalContext
-    from lambda_fn.api.handler import http_handler
-    from lambda_fn.observability import flush_metrics
-
     for _ in range(3):
         http_handler(load_event("predict_batch"), LocalContext(aws_request_id="r"))
     assert _predictions(capsys.readouterr().out) == []   # nothing printed per request
@@ -112,7 +126,7 @@ def test_the_http_server_gathers_metrics_and_flushes_them_as_one_document(capsys
 
 
 def test_gathered_metrics_of_two_model_versions_never_share_a_document(capsys):
-    from lambda_fn.observability import count, flush_metrics
+    from lambda_fn.observability import count
 
     count("Predictions", 1, model_version="v1")
     count("Predictions", 2, model_version="v1")
@@ -162,11 +176,10 @@ def test_a_message_that_looks_like_json_is_logged_as_the_text_it_is(log_lines):
 
 
 def test_server_log_lines_carry_their_own_request_id_and_no_key_of_an_earlier_request(log_lines, monkeypatch):
-    from lambda_fn.api.asgi import LocalContext
-    from lambda_fn.api.handler import http_handler
     from lambda_fn.core.predictor import Predictor
     from lambda_fn.observability import logger
 
+    monkeypatch.setenv("LOG_PREDICTIONS", "1")
     logger.clear_state()   # as in a server worker, where no Lambda invocation has labelled the logger
     first, second = load_event("predict"), load_event("predict")
     first["requestContext"]["requestId"], second["requestContext"]["requestId"] = "first", "second"
