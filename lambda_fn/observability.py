@@ -75,12 +75,18 @@ def metrics_per_invocation(handler: Callable[[Any, Any], T]) -> Callable[[Any, A
     return invoke
 
 
+def one_request_per_document() -> bool:
+    """Whether the metric document being gathered is this request's alone (inside
+    ``metrics_per_invocation``). The HTTP server's documents gather a minute of requests."""
+    return _document_of_one_invocation.get()
+
+
 def describe_request(**facts: Any) -> None:
     """Facts about the request being answered (its ids, the model, the houses) as metadata of its
     metric document: searchable in the logs beside its metrics, never a dimension, and no log line
-    of their own. Only inside ``metrics_per_invocation``; elsewhere (the HTTP server) a document
-    gathers a minute of requests, which no one request's facts may label, and nothing is added."""
-    if _document_of_one_invocation.get():
+    of their own. Only where ``one_request_per_document()``: no one request's facts may label a
+    document that gathers many, and there nothing is added."""
+    if one_request_per_document():
         for key, value in facts.items():
             metrics.add_metadata(key=key, value=value)
 

@@ -43,7 +43,15 @@ from lambda_fn.api.schemas import (
 )
 from lambda_fn.core.market import today
 from lambda_fn.core.predictor import Predictor, Pricing
-from lambda_fn.observability import count, describe_request, logger, metrics_per_invocation, traced, traced_handler
+from lambda_fn.observability import (
+    count,
+    describe_request,
+    logger,
+    metrics_per_invocation,
+    one_request_per_document,
+    traced,
+    traced_handler,
+)
 from lambda_fn.registry.serving import get_model_store
 from lambda_fn.settings import get_settings
 
@@ -111,10 +119,14 @@ def _record(pricing: Pricing, predictor: Predictor, asked_on: datetime.date, mes
     """Count the prices per model version; in Lambda, name the request and what priced it on the
     invocation's metric document (decision 024); a log line too where ``LOG_PREDICTIONS`` asks."""
     count("Predictions", len(pricing.prices), model_version=predictor.version)
+    in_document, in_line = one_request_per_document(), get_settings().log_predictions
+    if not (in_document or in_line):   # the HTTP server's default: the count is the whole record
+        return
     facts = {"model_name": predictor.name, "houses": len(pricing.prices), "asked_on": asked_on.isoformat()}
-    describe_request(correlation_id=logger.get_correlation_id(), path=app.current_event.path,
-                     function_request_id=getattr(app.lambda_context, "aws_request_id", None), **facts)
-    if get_settings().log_predictions:
+    if in_document:
+        describe_request(correlation_id=logger.get_correlation_id(), path=app.current_event.path,
+                         function_request_id=getattr(app.lambda_context, "aws_request_id", None), **facts)
+    if in_line:
         # On this line only, not appended to the logger: no key of one request can label the next's lines.
         logger.info(message, extra={**facts, "model_version": predictor.version})
 
